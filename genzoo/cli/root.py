@@ -1,0 +1,102 @@
+"""The root Typer app, its global options, and one-line handling of user errors."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from typing import Any
+
+import click
+import typer
+from typer.core import TyperGroup
+
+from genzoo import console
+from genzoo.errors import GenzooError
+
+_state = {"verbose": False}
+
+
+class GenzooGroup(TyperGroup):
+    """Prints a :class:`GenzooError` as one line and exits non-zero; ``--verbose`` adds the traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        console.reset_consoles()
+        try:
+            return super().invoke(ctx)
+        except GenzooError as exc:
+            if _state["verbose"]:
+                traceback.print_exc()
+            print(f"genzoo: error: {exc}", file=sys.stderr)
+            raise typer.Exit(exc.exit_code) from None
+
+
+def _version_text(host: Any) -> str:
+    from genzoo import __version__
+
+    lines = [f"genzoo {__version__}"]
+    for record in host.plugins():
+        dist = f"{record.distribution} {record.version}".strip() or "no distribution"
+        lines.append(f"  plugin {record.name}: {dist} [{record.status}]")
+    return "\n".join(lines)
+
+
+def build_app(host: Any = None) -> typer.Typer:
+    """Build the CLI over a plugin host (default: the installed plugins, loaded lazily)."""
+    from genzoo.cli import catalog, training
+
+    app = typer.Typer(
+        cls=GenzooGroup,
+        name="genzoo",
+        help="A plugin-based zoo of generative image models.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    data_app = typer.Typer(cls=GenzooGroup, help="Prepare and inspect data sets.", no_args_is_help=True)
+    groups = {"data": data_app}
+
+    def get_host() -> Any:
+        nonlocal host
+        if host is None:
+            from genzoo.registry import get_registry
+
+            host = get_registry().host
+        return host
+
+    def version_callback(value: bool) -> None:
+        if value:
+            print(_version_text(get_host()))
+            raise typer.Exit()
+
+    @app.callback()
+    def root(
+        version: bool = typer.Option(
+            False, "--version", callback=version_callback, is_eager=True, help="Show genzoo's and every plugin's version."
+        ),
+        verbose: bool = typer.Option(False, "--verbose", "-v", help="Show tracebacks for errors."),
+    ) -> None:
+        _state["verbose"] = verbose
+
+    catalog.register(app, get_host)
+    training.register(app)
+    for module_name in ("genzoo.cli.evaluate", "genzoo.cli.sharing"):
+        _register_optional(app, module_name)
+    app.add_typer(data_app, name="data")
+    get_host().add_commands(app, groups)
+    return app
+
+
+def _register_optional(app: typer.Typer, module_name: str) -> None:
+    """Core command modules that land in later steps register themselves when present."""
+    import importlib.util
+
+    if importlib.util.find_spec(module_name) is not None:
+        importlib.import_module(module_name).register(app)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point."""
+    import genzoo.cli
+
+    genzoo.cli.app(args=argv, prog_name="genzoo")

@@ -1,0 +1,184 @@
+"""``genzoo run`` (train or resume) and ``genzoo sample`` / ``genzoo info CKPT`` (use a checkpoint)."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from genzoo import console
+from genzoo.errors import ConfigError
+
+# Settings that define what is being trained: a resumed run must keep them.
+_FIXED_ON_RESUME = ("model", "dataset", "model_config", "data_config")
+_FIXED_TRAIN_ON_RESUME = ("batch_size", "seed")
+
+
+def _default_run_dir(model: str, dataset: str) -> Path:
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise ConfigError("under torchrun every rank must write to the same folder: pass --out DIR")
+    return Path("runs") / f"{model.replace(':', '-')}-{dataset.replace(':', '-')}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def _check_resume_compatible(saved: dict[str, Any], new: dict[str, Any], run_dir: Path) -> None:
+    changed = [k for k in _FIXED_ON_RESUME if saved.get(k) != new.get(k)]
+    changed += [f"train.{k}" for k in _FIXED_TRAIN_ON_RESUME if saved["train"].get(k) != new["train"].get(k)]
+    if changed:
+        raise ConfigError(
+            f"{run_dir} was trained with different {', '.join(changed)}; resume without changing them, "
+            "or start a new run with another --out"
+        )
+
+
+def resolve_checkpoint_path(reference: str) -> Path:
+    """A checkpoint file, a run or model folder holding ``model.safetensors``, or a registry name."""
+    from genzoo.checkpoint import MODEL_FILENAME
+    from genzoo.errors import CheckpointError
+
+    path = Path(reference).expanduser()
+    if path.is_dir() and (path / MODEL_FILENAME).is_file():
+        return path / MODEL_FILENAME
+    if path.is_file():
+        return path
+    if path.is_dir():
+        raise CheckpointError(f"{path} holds no {MODEL_FILENAME}; is the run finished? (see its checkpoints/ folder)")
+    try:
+        from genzoo.sharing import resolve_name
+    except ImportError:
+        raise CheckpointError(f"checkpoint {reference} does not exist") from None
+    return resolve_name(reference)
+
+
+def show_checkpoint_info(reference: Path, as_json: bool) -> None:
+    from genzoo.checkpoint import read_header, read_metadata
+
+    path = resolve_checkpoint_path(str(reference))
+    meta = read_metadata(path)
+    header, _ = read_header(path)
+    meta["parameters"] = sum(
+        int(_prod(v["shape"])) for v in header.values() if isinstance(v, dict) and "shape" in v
+    )
+    meta["file"] = str(path)
+    meta["bytes"] = path.stat().st_size
+    if as_json:
+        console.print_json(meta)
+        return
+    from rich.table import Table
+
+    table = Table(title=f"checkpoint {path}", title_justify="left", show_header=False)
+    table.add_column("field", style="bold")
+    table.add_column("value", overflow="fold")
+    for key, value in meta.items():
+        table.add_row(key, value if isinstance(value, str) else json.dumps(value))
+    console.stdout.print(table)
+
+
+def _prod(shape: list[int]) -> int:
+    result = 1
+    for d in shape:
+        result *= int(d)
+    return result
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("run")
+    def run(
+        model: str = typer.Argument(..., help="Model to train (see `genzoo list models`)."),
+        dataset: str = typer.Option(None, "--dataset", "-d", help="Data set (default: the embedded mnist5k)."),
+        data_dir: Path = typer.Option(None, "--data-dir", help="Where the data set's files are."),
+        steps: int = typer.Option(None, "--steps", help="Training iterations."),
+        epochs: float = typer.Option(None, "--epochs", help="Passes over the data (instead of --steps)."),
+        batch_size: int = typer.Option(None, "--batch-size", "-b", help="Images per batch per process."),
+        out: Path = typer.Option(None, "--out", "-o", help="Run folder (default: runs/MODEL-DATASET-TIME)."),
+        seed: int = typer.Option(None, "--seed", help="Random seed."),
+        config_file: Path = typer.Option(None, "--config", help="TOML file with [train], [model_config], [data_config]."),
+        overrides: list[str] = typer.Option(None, "--set", help="Override a config value: key=value (repeatable)."),
+        device: str = typer.Option(None, "--device", help="auto, cpu, cuda, cuda:N or mps."),
+        precision: str = typer.Option(None, "--precision", help="fp32, bf16 or fp16."),
+        compile_model: bool = typer.Option(None, "--compile/--no-compile", help="torch.compile the networks."),
+        workers: int = typer.Option(None, "--workers", help="DataLoader worker processes."),
+        resume: Path = typer.Option(None, "--resume", help="Continue the run in this folder."),
+        progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar on stderr."),
+        as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    ) -> None:
+        """Train a model (or resume a run) and write samples, curves and checkpoints."""
+        from genzoo.runconfig import resolve_run_config
+        from genzoo.trainer import CONFIG_FILENAME, Trainer, latest_checkpoint
+
+        flags = {
+            "dataset": dataset, "data_dir": data_dir, "steps": steps, "epochs": epochs,
+            "batch_size": batch_size, "seed": seed, "device": device, "precision": precision,
+            "compile": compile_model, "num_workers": workers,
+        }
+        run_dir = resume or out
+        base = None
+        if resume is not None and latest_checkpoint(resume) is None:
+            raise ConfigError(f"--resume {resume}: no checkpoint found there (looked in {resume / 'checkpoints'})")
+        if run_dir is not None and latest_checkpoint(run_dir) is not None:
+            saved_path = run_dir / CONFIG_FILENAME
+            if not saved_path.is_file():
+                raise ConfigError(f"{run_dir} has checkpoints but no {CONFIG_FILENAME}; cannot resume it")
+            base = json.loads(saved_path.read_text())
+            console.stderr.print(f"resuming {run_dir} from {latest_checkpoint(run_dir).name}")
+        config = resolve_run_config(model=model, config_file=config_file, flags=flags, overrides=overrides or [], base=base)
+        if base is not None:
+            _check_resume_compatible(base, config.to_dict(), run_dir)
+        run_dir = run_dir or _default_run_dir(config.model, config.dataset)
+        result = Trainer(config, run_dir, progress=progress).fit()
+        summary = {
+            "run_dir": str(result.run_dir),
+            "step": result.step,
+            "model": str(result.model_path),
+            "samples": str(result.run_dir / "samples"),
+            "loss_curves": str(result.run_dir / "loss_curves.png"),
+        }
+        if as_json:
+            console.print_json(summary)
+        else:
+            console.stdout.print(f"trained {config.model} on {config.dataset} for {result.step} steps")
+            console.stdout.print(f"  model:   {summary['model']}")
+            console.stdout.print(f"  samples: {summary['samples']}")
+            console.stdout.print(f"  curves:  {summary['loss_curves']}")
+
+    @app.command("sample")
+    def sample(
+        checkpoint: str = typer.Argument(..., help="Checkpoint file, run folder or registry name."),
+        n: int = typer.Option(64, "-n", help="Number of samples."),
+        output: Path = typer.Option(None, "-o", "--output", help="Write a PNG grid here."),
+        out_dir: Path = typer.Option(None, "--out-dir", help="Write one PNG per sample and samples.safetensors here."),
+        seed: int = typer.Option(0, "--seed", help="Noise seed."),
+        device: str = typer.Option("cpu", "--device", help="Device to sample on."),
+    ) -> None:
+        """Draw samples from a checkpoint's prior."""
+        import torch
+
+        from genzoo.checkpoint import load_model
+        from genzoo.images import save_grid
+        from genzoo.trainer import resolve_device
+
+        if n < 1:
+            raise ConfigError("-n must be at least 1")
+        path = resolve_checkpoint_path(checkpoint)
+        model, meta = load_model(path, device=str(resolve_device(device)))
+        with torch.no_grad():
+            images = model.sample(n, torch.Generator().manual_seed(seed)).float().cpu()
+        if output is None and out_dir is None:
+            output = Path("samples.png")
+        written = []
+        if output is not None:
+            written.append(str(save_grid(images, output)))
+        if out_dir is not None:
+            from safetensors.torch import save_file
+
+            from genzoo.checkpoint import atomic_write
+
+            out_dir.mkdir(parents=True, exist_ok=True)
+            for i, image in enumerate(images):
+                save_grid(image[None], out_dir / f"sample-{i:05d}.png", nrow=1)
+            atomic_write(out_dir / "samples.safetensors", lambda tmp: save_file({"samples": images.contiguous()}, str(tmp)))
+            written.append(str(out_dir))
+        console.stdout.print(f"{n} samples of {meta['model']} (step {meta['step']}) -> {', '.join(written)}")

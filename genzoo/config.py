@@ -1,0 +1,189 @@
+"""Typed configs: dataclasses with documented defaults, loaded from TOML and ``--set`` overrides.
+
+Every component's config is a (possibly nested) dataclass. Each field documents itself through
+``metadata={"doc": "..."}``, which ``genzoo info`` prints. :func:`build` turns a plain dict (from
+TOML, JSON or a checkpoint) back into the dataclass, checking field names and types, so a typo in
+a config file is an error that names the field, never a silently ignored key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import tomllib
+import types
+import typing
+from collections.abc import Iterable, Mapping
+from dataclasses import MISSING, Field, fields, is_dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from genzoo.errors import ConfigError
+
+T = TypeVar("T")
+
+
+def doc(text: str, default: Any = MISSING, *, default_factory: Any = MISSING) -> Any:
+    """A dataclass field with a documented default: ``latent_dim: int = doc("...", 128)``."""
+    if default_factory is not MISSING:
+        return dataclasses.field(default_factory=default_factory, metadata={"doc": text})
+    return dataclasses.field(default=default, metadata={"doc": text})
+
+
+def to_dict(config: Any) -> dict[str, Any]:
+    """A JSON-ready dict of a dataclass config (tuples become lists)."""
+    if config is None:
+        return {}
+    return json.loads(json.dumps(dataclasses.asdict(config)))
+
+
+def _type_hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _coerce(value: Any, hint: Any, where: str) -> Any:
+    """Convert ``value`` (from JSON/TOML/CLI) to the annotated type ``hint``."""
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if hint is Any:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(value, arg, where)
+            except ConfigError as exc:
+                errors.append(str(exc))
+        raise ConfigError(errors[0] if errors else f"{where}: cannot use {value!r}")
+    if origin is typing.Literal:
+        if value not in args:
+            raise ConfigError(f"{where}: {value!r} is not one of {', '.join(map(repr, args))}")
+        return value
+    if is_dataclass(hint):
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{where}: expected a table of fields, got {value!r}")
+        return build(hint, value, prefix=where + ".")
+    if origin in (tuple, list):
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        if origin is tuple and args and args[-1] is not Ellipsis:
+            if len(args) != len(value):
+                raise ConfigError(f"{where}: expected {len(args)} values, got {len(value)}")
+            items = [_coerce(v, a, where) for v, a in zip(value, args)]
+        else:
+            item_hint = args[0] if args else Any
+            items = [_coerce(v, item_hint, where) for v in value]
+        return tuple(items) if origin is tuple else items
+    if origin is dict:
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{where}: expected a table, got {value!r}")
+        return dict(value)
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{where}: expected true or false, got {value!r}")
+    if hint is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        raise ConfigError(f"{where}: expected an integer, got {value!r}")
+    if hint is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        raise ConfigError(f"{where}: expected a number, got {value!r}")
+    if hint is str:
+        if isinstance(value, str):
+            return value
+        raise ConfigError(f"{where}: expected a string, got {value!r}")
+    if isinstance(hint, type) and isinstance(value, hint):
+        return value
+    raise ConfigError(f"{where}: cannot use {value!r} as {getattr(hint, '__name__', hint)}")
+
+
+def build(cls: type[T], values: Mapping[str, Any] | None = None, *, prefix: str = "") -> T:
+    """Build dataclass ``cls`` from a dict, filling defaults and rejecting unknown fields."""
+    values = dict(values or {})
+    hints = _type_hints(cls)
+    known = {f.name: f for f in fields(cls) if f.init}
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        import difflib
+
+        hint = difflib.get_close_matches(unknown[0], known, n=1)
+        extra = f" (did you mean {prefix}{hint[0]}?)" if hint else f"; known fields: {', '.join(known)}"
+        raise ConfigError(f"unknown config field {prefix}{unknown[0]}{extra}")
+    kwargs = {}
+    for name, value in values.items():
+        kwargs[name] = _coerce(value, hints[name], prefix + name)
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{prefix.rstrip('.') or cls.__name__}: {exc}") from None
+
+
+def parse_value(text: str) -> Any:
+    """Parse the right-hand side of ``--set key=value`` as a TOML value, else keep it as a string."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def apply_overrides(values: dict[str, Any], overrides: Iterable[str]) -> dict[str, Any]:
+    """Apply ``key.sub=value`` strings to a nested dict (a copy is returned)."""
+    result = json.loads(json.dumps(values))
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set {item!r}: expected key=value, for example --set model.latent_dim=64")
+        parts = key.strip().split(".")
+        node = result
+        for part in parts[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"--set {item!r}: {part} is a value, not a table")
+            node = child
+        node[parts[-1]] = parse_value(raw.strip())
+    return result
+
+
+def load_toml(path: str | Path) -> dict[str, Any]:
+    """Read a TOML config file; a missing or malformed file is a one-line :class:`ConfigError`."""
+    path = Path(path)
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+
+
+def describe_fields(cls: type | None, prefix: str = "") -> list[tuple[str, str, str, str]]:
+    """Rows ``(name, type, default, doc)`` for every field of a config dataclass, recursively."""
+    if cls is None:
+        return []
+    rows: list[tuple[str, str, str, str]] = []
+    hints = _type_hints(cls)
+    for f in fields(cls):
+        hint = hints[f.name]
+        default = _default_of(f)
+        if is_dataclass(hint):
+            rows.extend(describe_fields(hint, prefix + f.name + "."))
+            continue
+        type_name = getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
+        rows.append((prefix + f.name, type_name, repr(default), f.metadata.get("doc", "")))
+    return rows
+
+
+def _default_of(f: Field) -> Any:
+    if f.default is not MISSING:
+        return f.default
+    if f.default_factory is not MISSING:  # type: ignore[misc]
+        return f.default_factory()  # type: ignore[misc]
+    return "(required)"

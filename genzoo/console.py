@@ -1,0 +1,23 @@
+"""Where output goes: results and tables to stdout, progress and diagnostics to stderr."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rich.console import Console
+
+stdout = Console(highlight=False, soft_wrap=True)
+stderr = Console(stderr=True, highlight=False)
+
+
+def print_json(data: Any) -> None:
+    """Machine-readable output: plain JSON on stdout, no Rich markup."""
+    print(json.dumps(data, indent=2, sort_keys=False, default=str))
+
+
+def reset_consoles() -> None:
+    """Re-bind the consoles to the current sys.stdout/sys.stderr (Typer's CliRunner swaps them)."""
+    global stdout, stderr
+    stdout = Console(highlight=False, soft_wrap=True)
+    stderr = Console(stderr=True, highlight=False)

@@ -1,0 +1,204 @@
+"""The evaluation runner: score one model with any installed metrics on shared samples.
+
+An :class:`EvalContext` holds the model, the real *held-out* images (the data set's
+``eval_split``, never the training images), an optional reference sample from the training split
+(for real-vs-real floors), the generated samples (drawn once, lazily, with a fixed seed, and shared
+by every metric), the device and a seed from which every metric derives its own named random
+stream, so every model is scored on the same pairs and subsets. Metrics are plugins: a
+metric's factory returns an object with ``compute(context) -> dict[str, float]`` whose first key
+is the headline value and whose other keys (``name.std``, ``name.real``, ...) qualify it.
+
+A metric whose ``requires`` names a capability the model lacks (the likelihood family on a GAN)
+is reported as not applicable, never as an error. The core never branches on a metric's name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from genzoo.errors import ConfigError, DataError, GenzooError
+
+
+def _stable_seed(seed: int, name: str) -> int:
+    digest = hashlib.sha256(f"{seed}:{name}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") & ((1 << 63) - 1)
+
+
+class EvalContext:
+    """Everything metrics share for one model: data, samples, seeds and a cache."""
+
+    def __init__(
+        self,
+        model: Any,
+        real: Tensor,
+        *,
+        n_generated: int | None = None,
+        reference: Tensor | None = None,
+        device: str | torch.device = "cpu",
+        seed: int = 0,
+        dataset: str | None = None,
+        batch_size: int = 500,
+        generated: Tensor | None = None,
+    ) -> None:
+        if real.dim() not in (4, 5) or len(real) < 2:
+            raise DataError(f"evaluation needs at least 2 real images of shape (N, C, ...), got {tuple(real.shape)}")
+        self.model = model
+        self.real = real.float().cpu()
+        self.reference = reference.float().cpu() if reference is not None else None
+        self.n_generated = int(n_generated or len(real))
+        self.device = torch.device(device)
+        self.seed = int(seed)
+        self.dataset = dataset
+        self.batch_size = int(batch_size)
+        self.notes: dict[str, str] = {}
+        self._generated = generated.float().cpu() if generated is not None else None
+        self._cache: dict[Hashable, Any] = {}
+
+    def generator(self, name: str) -> torch.Generator:
+        """A fresh CPU generator for the named random stream (same seed -> same stream)."""
+        return torch.Generator().manual_seed(_stable_seed(self.seed, name))
+
+    @property
+    def generated(self) -> Tensor:
+        """``n_generated`` model samples in [-1, 1] on the CPU, drawn once and shared."""
+        if self._generated is None:
+            self._generated = generate_samples(
+                self.model, self.n_generated, self.generator("samples"), self.device, self.batch_size
+            )
+        return self._generated
+
+    def cached(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+        """Compute ``key`` once per context (features, a shared likelihood pass, ...)."""
+        if key not in self._cache:
+            self._cache[key] = compute()
+        return self._cache[key]
+
+
+@torch.no_grad()
+def generate_samples(
+    model: Any, n: int, generator: torch.Generator, device: torch.device | str = "cpu", batch_size: int = 500
+) -> Tensor:
+    """``n`` samples from ``model`` in batches, with noise from ``generator``; clamped to [-1, 1]."""
+    model.eval()
+    out = []
+    for start in range(0, n, batch_size):
+        noise = model.sample_noise(min(batch_size, n - start), generator).to(device)
+        images = model.generate(noise).float()
+        if not bool(torch.isfinite(images).all()):
+            raise GenzooError("the model generated non-finite values; the checkpoint may come from a diverged run")
+        out.append(images.clamp(-1, 1).cpu())
+    return torch.cat(out)
+
+
+@dataclass
+class MetricResult:
+    """One metric's outcome: values, or why it was not applicable or failed."""
+
+    name: str
+    values: dict[str, float] = field(default_factory=dict)
+    status: str = "ok"  # "ok", "n/a" or "error"
+    reason: str = ""
+    higher_is_better: bool | None = None
+    seconds: float = 0.0
+
+    @property
+    def value(self) -> float:
+        return self.values.get(self.name, math.nan)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "metric": self.name,
+            "status": self.status,
+            "value": None if self.status != "ok" else _json_float(self.value),
+            "values": {k: _json_float(v) for k, v in self.values.items()},
+            "reason": self.reason,
+            "higher_is_better": self.higher_is_better,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def _json_float(value: float) -> float | None:
+    return None if value is None or not math.isfinite(value) else float(value)
+
+
+def evaluate(
+    context: EvalContext,
+    metrics: Sequence[str],
+    configs: dict[str, Any] | None = None,
+    registry: Any = None,
+    *,
+    on_error: str = "raise",
+    progress: Callable[[str], None] | None = None,
+) -> list[MetricResult]:
+    """Run ``metrics`` (registry names) on ``context``; inapplicable ones come back as n/a.
+
+    Args:
+        configs: per-metric config (dataclass or dict) by metric name.
+        on_error: ``"raise"`` re-raises a metric's :class:`GenzooError`; ``"record"`` keeps going
+            and returns it as an ``error`` row.
+    """
+    if registry is None:
+        from genzoo.registry import get_registry
+
+        registry = get_registry()
+    configs = configs or {}
+    capabilities = set(getattr(context.model, "capabilities", ()))
+    results = []
+    for name in metrics:
+        spec = registry.get("metric", name)
+        result = MetricResult(spec.name, higher_is_better=spec.higher_is_better)
+        missing = [need for need in spec.requires if need not in capabilities]
+        if missing:
+            result.status = "n/a"
+            result.reason = f"needs a model with {', '.join(missing)}"
+            results.append(result)
+            continue
+        if progress is not None:
+            progress(spec.name)
+        started = time.perf_counter()
+        try:
+            metric = registry.build_metric(name, configs.get(name, configs.get(spec.name)))
+            result.values = {k: float(v) for k, v in metric.compute(context).items()}
+        except GenzooError as exc:
+            if on_error == "raise":
+                raise
+            result.status, result.reason = "error", str(exc)
+        result.seconds = time.perf_counter() - started
+        results.append(result)
+    return results
+
+
+def dataset_images(dataset: Any, limit: int | None = None, seed: int = 0) -> tuple[Tensor, Tensor | None]:
+    """All images of an :class:`~genzoo.data.ImageDataset` as one tensor (and its labels), or a
+    seeded random subset of ``limit`` of them (splits may be ordered by class)."""
+    n = len(dataset)
+    if n == 0:
+        raise DataError(f"data set {getattr(dataset, 'name', '?')} is empty")
+    index = torch.arange(n)
+    if limit is not None and 0 < limit < n:
+        index = torch.randperm(n, generator=torch.Generator().manual_seed(seed))[:limit].sort().values
+    images = getattr(dataset, "images", None)
+    if isinstance(images, Tensor):
+        picked = images[index].float()
+    else:
+        picked = torch.stack([dataset[int(i)] for i in index]).float()
+    labels = getattr(dataset, "labels", None)
+    return picked, (labels[index] if isinstance(labels, Tensor) else None)
+
+
+def parse_metric_list(text: str | None, available: Sequence[str]) -> list[str]:
+    """``"mmd,fid"`` -> names; ``None`` or ``"all"`` -> every installed metric."""
+    if not text or text.strip() == "all":
+        return list(available)
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    if not names:
+        raise ConfigError("--metrics is empty; give names like mmd,ms-ssim,fid or 'all'")
+    return names

@@ -1,0 +1,136 @@
+"""The resolved configuration of one training run, and how it is assembled.
+
+Sources, later ones winning: defaults, a TOML file (``--config``), command-line flags, then
+``--set key=value`` overrides. Keys starting ``train.`` go to :class:`TrainConfig`, ``data.`` to
+the data set's config and ``model.`` (or no recognised prefix, e.g. ``loss.adversarial``) to the
+model's config. The result is written to ``config.json`` in the run folder and into every
+checkpoint. A TOML file looks like::
+
+    model = "gvae"
+    dataset = "mnist5k"
+    [train]
+    steps = 2000
+    [model_config]
+    latent_dim = 64
+    [data_config]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from genzoo.config import apply_overrides, build, doc, load_toml
+from genzoo.errors import ConfigError
+
+DEFAULT_DATASET = "mnist5k"
+
+
+@dataclass
+class TrainConfig:
+    """How the shared trainer runs (the ``[train]`` table)."""
+
+    steps: int = doc("Training iterations; each steps every player its `steps` times.", 2000)
+    epochs: float = doc("If > 0, train for this many passes over the data instead of `steps`.", 0.0)
+    batch_size: int = doc("Images per batch per process.", 64)
+    seed: int = doc("Seed for weights, data order and noise; same seed, same run.", 0)
+    device: str = doc("auto, cpu, cuda, cuda:N or mps.", "auto")
+    precision: Literal["fp32", "bf16", "fp16"] = doc("Autocast precision; fp16 uses one GradScaler per player.", "fp32")
+    compile: bool = doc("torch.compile the model's networks.", False)
+    channels_last: bool = doc("Use channels_last memory format for 2D nets on CUDA.", True)
+    num_workers: int = doc("DataLoader worker processes.", 0)
+    log_every: int = doc("Write a metrics.jsonl line every N steps.", 25)
+    sample_every: int = doc("Write a sample grid every N steps (0: only at the end).", 250)
+    checkpoint_every: int = doc("Write a checkpoint every N steps (0: only at the end).", 250)
+    keep_last: int = doc("Keep the newest K checkpoints (the final model is always kept).", 3)
+    grid_size: int = doc("Images in each sample grid (drawn from fixed noise).", 64)
+
+    def __post_init__(self) -> None:
+        positive = ("batch_size", "log_every", "keep_last", "grid_size")
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise ValueError(f"train.{name} must be at least 1")
+        if self.steps < 1 and self.epochs <= 0:
+            raise ValueError("train.steps must be at least 1 (or set train.epochs)")
+        if self.sample_every < 0 or self.checkpoint_every < 0 or self.num_workers < 0:
+            raise ValueError("train.sample_every, checkpoint_every and num_workers must be >= 0")
+
+
+@dataclass
+class RunConfig:
+    """Everything that defines a run."""
+
+    model: str
+    dataset: str = DEFAULT_DATASET
+    data_dir: str | None = None
+    train: TrainConfig = field(default_factory=TrainConfig)
+    model_config: dict[str, Any] = field(default_factory=dict)
+    data_config: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return json.loads(json.dumps(dataclasses.asdict(self)))
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> RunConfig:
+        return build(cls, values)
+
+    def save(self, path: Path) -> None:
+        from genzoo.checkpoint import atomic_write
+
+        text = json.dumps(self.to_dict(), indent=2) + "\n"
+        atomic_write(path, lambda tmp: tmp.write_text(text))
+
+
+_PREFIXES = {"train": "train", "data": "data_config", "model": "model_config"}
+
+
+def route_overrides(overrides: list[str]) -> list[str]:
+    """Map user ``--set`` keys onto RunConfig paths (``loss.x=1`` -> ``model_config.loss.x=1``)."""
+    routed = []
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ConfigError(f"--set {item!r}: expected key=value, for example --set latent_dim=64")
+        head, _, rest = key.strip().partition(".")
+        if head in _PREFIXES and rest:
+            routed.append(f"{_PREFIXES[head]}.{rest}={value}")
+        elif head in ("model_config", "data_config") and rest:
+            routed.append(item)
+        else:
+            routed.append(f"model_config.{key.strip()}={value}")
+    return routed
+
+
+def resolve_run_config(
+    *,
+    model: str | None,
+    config_file: str | Path | None = None,
+    flags: dict[str, Any] | None = None,
+    overrides: list[str] | None = None,
+    base: dict[str, Any] | None = None,
+) -> RunConfig:
+    """Merge ``base`` (a saved run), a TOML file, CLI flags and ``--set`` overrides."""
+    values: dict[str, Any] = json.loads(json.dumps(base or {}))
+    if config_file:
+        file_values = load_toml(config_file)
+        for key, value in file_values.items():
+            if isinstance(value, dict) and isinstance(values.get(key), dict):
+                values[key].update(value)
+            else:
+                values[key] = value
+    if model:
+        values["model"] = model
+    if "model" not in values:
+        raise ConfigError("no model given: genzoo run MODEL (see `genzoo list models`)")
+    for key, value in (flags or {}).items():
+        if value is None:
+            continue
+        if key in ("dataset", "data_dir"):
+            values[key] = str(value)
+        else:
+            values.setdefault("train", {})[key] = value
+    values = apply_overrides(values, route_overrides(overrides or []))
+    return RunConfig.from_dict(values)

@@ -1,0 +1,396 @@
+"""The shared trainer: one loop for every model, on CPU or GPU, on one process or many.
+
+The trainer knows no model by name. It builds the data set and the model through the registry,
+gives each player its optimiser, and steps the players with :func:`genzoo.steps.run_iteration`.
+It owns devices, autocast, ``torch.compile``, DistributedDataParallel, logging, sample grids,
+checkpoints and resume. A run folder holds::
+
+    config.json              resolved config
+    metrics.jsonl            one JSON line per logging step
+    samples/step-00000250.png  grids from the same fixed noise, comparable across a resume
+    checkpoints/step-00000250/{model,trainer_state}.safetensors   newest ``keep_last``
+    model.safetensors        the final model (self-describing, shareable)
+    loss_curves.png          at the end
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from genzoo import __version__
+from genzoo.batches import BatchStream
+from genzoo.checkpoint import MODEL_FILENAME, atomic_write, fsync_dir, save_model
+from genzoo.distributed import DistInfo, barrier, init_distributed, mean_across_ranks, shutdown_distributed
+from genzoo.errors import CheckpointError, ConfigError, GenzooError, TrainingDiverged
+from genzoo.images import plot_loss_curves, save_grid
+from genzoo.runconfig import RunConfig
+from genzoo.steps import StepOptions, build_optimizers, check_players, run_iteration
+from genzoo.train_state import STATE_FILENAME, load_train_state, restore_rng, save_train_state
+
+CHECKPOINT_DIR = "checkpoints"
+CONFIG_FILENAME = "config.json"
+PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+class Interrupted(GenzooError):
+    """SIGINT or SIGTERM stopped the run after a checkpoint was saved."""
+
+    exit_code = 130
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    step: int
+    model_path: Path
+
+
+# --- checkpoints in a run folder --------------------------------------------------------------
+def checkpoint_dirs(run_dir: Path) -> list[Path]:
+    """Complete checkpoints, oldest first (a folder counts only once both files are in it)."""
+    root = Path(run_dir) / CHECKPOINT_DIR
+    if not root.is_dir():
+        return []
+    found = [
+        p for p in root.iterdir()
+        if p.is_dir() and p.name.startswith("step-") and p.name[5:].isdigit()
+        and (p / MODEL_FILENAME).is_file() and (p / STATE_FILENAME).is_file()
+    ]
+    return sorted(found, key=lambda p: int(p.name[5:]))
+
+
+def latest_checkpoint(run_dir: Path) -> Path | None:
+    dirs = checkpoint_dirs(run_dir)
+    return dirs[-1] if dirs else None
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"unknown device {name!r}: use auto, cpu, cuda, cuda:N or mps") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("--device cuda was asked for, but PyTorch sees no CUDA GPU here; use --device cpu")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError("--device mps was asked for, but MPS is not available here; use --device cpu")
+    return device
+
+
+def seed_everything(seed: int) -> None:
+    import random
+
+    import numpy as np
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+class Trainer:
+    """Train ``config.model`` on ``config.dataset`` into ``run_dir``.
+
+    Args:
+        config: the resolved run config.
+        run_dir: the run folder; if it holds a checkpoint the run resumes from the newest one.
+        registry: the component registry (default: the installed plugins).
+        progress: show a Rich progress bar on stderr (rank 0 only).
+    """
+
+    def __init__(self, config: RunConfig, run_dir: str | Path, *, registry: Any = None, progress: bool = True) -> None:
+        from genzoo.registry import get_registry
+
+        self.config = config
+        self.run_dir = Path(run_dir)
+        self.registry = registry or get_registry()
+        self.show_progress = progress
+        self._stop_signal: int | None = None
+
+    # --- set-up ---------------------------------------------------------------------------
+    def _setup(self) -> None:
+        cfg, train = self.config, self.config.train
+        self.device = resolve_device(train.device)
+        self.dist = init_distributed(self.device.type)
+        if self.dist.enabled and self.device.type == "cuda":
+            self.device = torch.device("cuda", self.dist.local_rank)
+        if train.precision == "fp16" and self.device.type == "cpu":
+            pass  # CPU fp16 autocast works in recent PyTorch; GradScaler("cpu") too.
+        dataset_entry = self.registry.resolve("dataset", cfg.dataset)
+        self.model_entry = self.registry.resolve("model", cfg.model)
+        seed_everything(train.seed)  # identical initial weights on every rank
+        self.dataset = self.registry.build_dataset(
+            dataset_entry.qualified_name, cfg.data_config, dataset_entry.spec.splits[0], cfg.data_dir
+        )
+        self.dataset_config = self.registry.make_config(dataset_entry.spec, cfg.data_config)
+        self.model_config = self.registry.make_config(self.model_entry.spec, cfg.model_config)
+        self.model = self.registry.build_model(self.model_entry.qualified_name, self.model_config, self.dataset.shape)
+        self.players = check_players(self.model)
+        self.model.to(self.device)
+        if train.channels_last and self.device.type == "cuda" and len(self.dataset.shape) == 3:
+            self.model.to(memory_format=torch.channels_last)
+        self.optimizers = build_optimizers(self.model)
+        autocast_dtype = PRECISIONS[train.precision]
+        scalers = {}
+        if train.precision == "fp16":
+            scalers = {p.name: torch.amp.GradScaler(self.device.type) for p in self.players}
+        self.options = StepOptions(self.device.type, autocast_dtype, scalers)
+        noise_generator = torch.Generator().manual_seed(train.seed)
+        self.fixed_noise = self.model.sample_noise(train.grid_size, noise_generator).to(self.device)
+        self.stream = BatchStream(
+            self.dataset, train.batch_size, train.seed, self.dist.rank, self.dist.world,
+            num_workers=train.num_workers, pin_memory=self.device.type == "cuda", device=self.device,
+        )
+        self.batches_per_step = sum(p.steps for p in self.players)
+        self.total_steps = train.steps
+        if train.epochs > 0:
+            self.total_steps = max(1, math.ceil(train.epochs * self.stream.batches_per_epoch / self.batches_per_step))
+        self.step = 0
+        torch.manual_seed(train.seed + 7919 * self.dist.rank)  # per-rank noise from here on
+
+    def _resume(self, checkpoint: Path) -> None:
+        from safetensors.torch import load_file
+
+        state = load_train_state(checkpoint / STATE_FILENAME)
+        weights = load_file(str(checkpoint / MODEL_FILENAME), device="cpu")
+        self.model.load_state_dict(weights)
+        for name, optimizer in self.optimizers.items():
+            if name not in state["optimizers"]:
+                raise CheckpointError(f"{checkpoint} has no optimiser state for player {name!r}")
+            optimizer.load_state_dict(state["optimizers"][name])
+        for name, scaler in self.options.scalers.items():
+            if name in state["scalers"]:
+                scaler.load_state_dict(state["scalers"][name])
+        self.fixed_noise = state["fixed_noise"].to(self.device)
+        self.step = state["step"]
+        self.stream.seek(state["data_position"]["epoch"], state["data_position"]["batch"])
+        if self.dist.is_main:
+            restore_rng(state["rng_tensors"], state["rng_info"])
+        else:  # only rank 0's RNG is saved; other ranks continue from a seed derived from the step
+            torch.manual_seed(self.config.train.seed + 7919 * self.dist.rank + self.step)
+
+    def _wrap(self) -> nn.Module:
+        if self.config.train.compile:
+            for child in self.model.children():
+                child.compile()
+        if not self.dist.enabled:
+            return self.model
+        from torch.nn.parallel import DistributedDataParallel
+
+        # Several players share one module, and a player's step leaves the others' parameters
+        # without gradients, hence find_unused_parameters.
+        return DistributedDataParallel(
+            self.model,
+            device_ids=[self.device.index] if self.device.type == "cuda" else None,
+            find_unused_parameters=True,
+        )
+
+    # --- outputs ---------------------------------------------------------------------------
+    def checkpoint_meta(self) -> dict[str, Any]:
+        from genzoo.config import to_dict
+
+        return {
+            "model": self.model_entry.name,
+            "plugin": self.model_entry.plugin.name,
+            "plugin_distribution": self.model_entry.plugin.distribution,
+            "plugin_version": self.model_entry.plugin.version,
+            "config": to_dict(self.model_config),
+            "dataset": self.config.dataset,
+            "dataset_config": to_dict(self.dataset_config),
+            "data_shape": list(self.dataset.shape),
+            "normalisation": dict(getattr(self.dataset, "normalisation", {}) or {}),
+            "genzoo_version": __version__,
+            "step": self.step,
+        }
+
+    def save_checkpoint(self) -> Path:
+        """Write ``checkpoints/step-N`` atomically (both files, then one rename) and prune old ones."""
+        root = self.run_dir / CHECKPOINT_DIR
+        final = root / f"step-{self.step:08d}"
+        tmp = root / f".step-{self.step:08d}.tmp"
+        try:
+            if tmp.exists():
+                shutil.rmtree(tmp)
+            tmp.mkdir(parents=True)
+            save_model(tmp / MODEL_FILENAME, self.model, self.checkpoint_meta())
+            save_train_state(
+                tmp / STATE_FILENAME,
+                optimizers=self.optimizers,
+                scalers=self.options.scalers,
+                step=self.step,
+                data_position=self.stream.position(),
+                fixed_noise=self.fixed_noise,
+            )
+            if final.exists():
+                shutil.rmtree(final)
+            tmp.rename(final)
+            fsync_dir(root)
+        except OSError as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            previous = latest_checkpoint(self.run_dir)
+            kept = f"; {previous.name} is intact" if previous else ""
+            raise CheckpointError(f"could not write checkpoint step {self.step} in {root}: {exc.strerror or exc}{kept}") from None
+        for old in checkpoint_dirs(self.run_dir)[: -self.config.train.keep_last]:
+            shutil.rmtree(old, ignore_errors=True)
+        return final
+
+    def save_samples(self) -> Path:
+        was_training = self.model.training
+        self.model.eval()
+        with torch.no_grad(), self.options.autocast():
+            images = self.model.generate(self.fixed_noise)
+        self.model.train(was_training)
+        return save_grid(images, self.run_dir / "samples" / f"step-{self.step:08d}.png")
+
+    # --- the loop ----------------------------------------------------------------------------
+    def _install_signal_handlers(self) -> dict[int, Any]:
+        previous = {}
+
+        def handler(signum: int, frame: Any) -> None:
+            if self._stop_signal is not None:  # a second signal: stop now
+                signal.signal(signum, previous.get(signum, signal.SIG_DFL))
+                raise KeyboardInterrupt
+            self._stop_signal = signum
+
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            try:
+                previous[signum] = signal.signal(signum, handler)
+            except ValueError:  # not in the main thread
+                pass
+        return previous
+
+    def fit(self, on_log: Callable[[dict[str, Any]], None] | None = None) -> RunResult:
+        """Train to ``total_steps`` (resuming if the run folder has a checkpoint)."""
+        self._setup()
+        try:
+            return self._fit(on_log)
+        finally:
+            shutdown_distributed(self.dist)
+
+    def _fit(self, on_log: Callable[[dict[str, Any]], None] | None) -> RunResult:
+        main = self.dist.is_main
+        checkpoint = latest_checkpoint(self.run_dir)
+        if checkpoint is not None:
+            self._resume(checkpoint)
+        if main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            self.config.save(self.run_dir / CONFIG_FILENAME)
+        model = self._wrap()
+        self.model.train()
+        train = self.config.train
+        previous_handlers = self._install_signal_handlers()
+        sums: dict[str, torch.Tensor] = {}
+        count, window_start, images_per_step = 0, time.perf_counter(), train.batch_size * self.batches_per_step * self.dist.world
+        progress = _Progress(self.total_steps, self.step, enabled=main and self.show_progress)
+        try:
+            with progress:
+                while self.step < self.total_steps:
+                    logged = run_iteration(model, self.players, self.optimizers, self.stream, step=self.step, options=self.options)
+                    self.step += 1
+                    for key, value in logged.items():
+                        sums[key] = sums[key] + value if key in sums else value.clone()
+                    count += 1
+                    last = self.step == self.total_steps
+                    if self.step % train.log_every == 0 or last:
+                        elapsed = time.perf_counter() - window_start
+                        values = mean_across_ranks({k: float(v) / count for k, v in sums.items()}, self.dist, self.device)
+                        record = {"step": self.step, "epoch": self.stream.epoch,
+                                  "images_per_s": round(images_per_step * count / max(elapsed, 1e-9), 2), **values}
+                        if main:
+                            _append_jsonl(self.run_dir / "metrics.jsonl", record)
+                        progress.update(self.step, record)
+                        if on_log:
+                            on_log(record)
+                        sums, count, window_start = {}, 0, time.perf_counter()
+                    else:
+                        progress.update(self.step, None)
+                    stop = self._stop_signal is not None
+                    if main and train.sample_every and (self.step % train.sample_every == 0 or last):
+                        self.save_samples()
+                    if main and ((train.checkpoint_every and self.step % train.checkpoint_every == 0) or last or stop):
+                        self.save_checkpoint()
+                    barrier(self.dist)
+                    if stop:
+                        name = signal.Signals(self._stop_signal).name
+                        raise Interrupted(
+                            f"{name} received: stopped at step {self.step} after saving a checkpoint; "
+                            f"continue with: genzoo run {self.config.model} --resume {self.run_dir}"
+                        )
+        except TrainingDiverged as exc:
+            previous = latest_checkpoint(self.run_dir)
+            kept = f"; the last good checkpoint is {previous}" if previous else "; no checkpoint was written yet"
+            raise TrainingDiverged(f"{exc}{kept}") from None
+        finally:
+            for signum, handler in previous_handlers.items():
+                signal.signal(signum, handler)
+        model_path = self.run_dir / MODEL_FILENAME
+        if main:
+            final = latest_checkpoint(self.run_dir)
+            atomic_write(model_path, lambda tmp: shutil.copyfile(final / MODEL_FILENAME, tmp))
+            if not train.sample_every:
+                self.save_samples()
+            plot_loss_curves(self.run_dir / "metrics.jsonl", self.run_dir / "loss_curves.png",
+                             title=f"{self.config.model} on {self.config.dataset}")
+        return RunResult(self.run_dir, self.step, model_path)
+
+
+def _append_jsonl(path: Path, record: dict[str, Any]) -> None:
+    with path.open("a") as handle:
+        handle.write(json.dumps(record) + "\n")
+
+
+class _Progress:
+    """A Rich progress bar on stderr: step, ETA, images/s and the current losses."""
+
+    def __init__(self, total: int, start: int, enabled: bool) -> None:
+        self.enabled = enabled
+        if not enabled:
+            return
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        from genzoo import console
+
+        self.progress = Progress(
+            TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+            TextColumn("{task.fields[speed]}"), TextColumn("{task.fields[losses]}"),
+            console=console.stderr, transient=False,
+        )
+        self.task = self.progress.add_task("train", total=total, completed=start, speed="", losses="")
+
+    def __enter__(self) -> _Progress:
+        if self.enabled:
+            self.progress.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.enabled:
+            self.progress.stop()
+
+    def update(self, step: int, record: dict[str, Any] | None) -> None:
+        if not self.enabled:
+            return
+        fields = {}
+        if record is not None:
+            losses = " ".join(f"{k}={v:.3g}" for k, v in record.items() if "/" in k and k.endswith("/loss"))
+            fields = {"speed": f"{record['images_per_s']:.0f} img/s", "losses": losses}
+        self.progress.update(self.task, completed=step, **fields)
+
+
+def train(config: RunConfig, run_dir: str | Path, *, registry: Any = None, progress: bool = False) -> RunResult:
+    """Train (or resume) a run; the programmatic twin of ``genzoo run``."""
+    return Trainer(config, run_dir, registry=registry, progress=progress).fit()

@@ -1,0 +1,1 @@
+"""genzoo's first-party models plugin."""
