@@ -1,0 +1,90 @@
+"""Config dataclasses of the first-party metrics (light: no torch, so ``genzoo list`` stays fast).
+
+Every metric is scored on the same shared samples of an :class:`genzoo.evaluation.EvalContext`;
+these configs only choose how. Definitions and sources are in ``METRICS.md``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from genzoo.config import doc
+
+
+@dataclass
+class MMDConfig:
+    """Unbiased MMD² (Gretton et al. 2012) with a Gaussian kernel, bandwidth fixed on real data."""
+
+    features: Literal["pixels", "classifier"] = doc(
+        "what the kernel compares: flattened pixels, or the feature network's penultimate activations", "pixels"
+    )
+    bandwidth: float = doc("Gaussian sigma; 0 = median heuristic on the real held-out data", 0.0)
+    bandwidth_multipliers: tuple[float, ...] = doc(
+        "sum of Gaussian kernels at sigma*m for each m; (0.5, 1.0, 2.0) is the multi-bandwidth option", (1.0,)
+    )
+    median_subset: int = doc("real samples the median heuristic uses (fixed seed)", 1000)
+    chunk_size: int = doc("rows per kernel block; bounds memory at chunk_size² floats", 2048)
+    classifier: str = doc("feature network .safetensors for features='classifier'; '' = the shipped one", "")
+
+
+@dataclass
+class LinearMMDConfig:
+    """Kwon et al. 2019's batch-wise linear-kernel MMD on raw pixels (REFERENCE §1.2)."""
+
+    batch_size: int = doc("B: real and generated samples per batch (Kwon's Test.ipynb uses 1)", 1)
+    repeats: int = doc("passes over the real data; the result is mean ± std over passes (Kwon: 100)", 100)
+    max_batches: int = doc("batches per pass at most (0 = all real data)", 0)
+
+
+@dataclass
+class MSSSIMConfig:
+    """MS-SSIM (Wang, Simoncelli, Bovik 2003) as a diversity score over random pairs."""
+
+    pairs: int = doc("random pairs of generated (and of real) samples the mean is taken over", 1000)
+    scales: int = doc("number of scales; 0 = auto (5 from 176 px, else as many as keep >= window px)", 0)
+    window: int = doc("Gaussian window size in px (odd); 0 = auto (11 from 176 px, else 7)", 0)
+    sigma: float = doc("Gaussian window sigma; 0 = 1.5 * window / 11", 0.0)
+    data_range: float = doc("L in C1=(K1 L)², C2=(K2 L)²; images are in [-1, 1], so 2", 2.0)
+    normalise: Literal["relu", "simple", "none"] = doc(
+        "keep per-scale terms non-negative: relu (VainF, torchmetrics), simple ((x+1)/2) or none (may be NaN)",
+        "relu",
+    )
+    renormalise_weights: bool = doc("rescale the first `scales` of Wang's 5 weights to sum to 1", True)
+    border: Literal["valid", "reflect"] = doc(
+        "valid: statistics only where the window fits (Wang, VainF); reflect: torchmetrics' padded SSIM map",
+        "valid",
+    )
+
+
+@dataclass
+class FIDConfig:
+    """Fréchet distance between Gaussian fits of feature-network activations (Heusel et al. 2017)."""
+
+    classifier: str = doc("feature network .safetensors; '' = the one shipped for the data set", "")
+    floor: bool = doc("also report the real-vs-real floor (training images vs held-out, same N)", True)
+
+
+@dataclass
+class KIDConfig:
+    """Kernel Inception Distance on feature-network activations (Bińkowski et al. 2018)."""
+
+    classifier: str = doc("feature network .safetensors; '' = the one shipped for the data set", "")
+    subsets: int = doc("random subsets the unbiased MMD² is averaged over", 100)
+    subset_size: int = doc("samples per subset (capped at the number available)", 1000)
+    degree: int = doc("polynomial kernel degree", 3)
+    coef: float = doc("polynomial kernel offset", 1.0)
+
+
+@dataclass
+class LikelihoodConfig:
+    """ELBO / KL / reconstruction / IWAE bound for models with an encoder (Burda et al. 2015)."""
+
+    samples: int = doc("k importance samples per image (reports use 5000)", 100)
+    chunk: int = doc("importance samples evaluated at a time (log-sum-exp is accumulated)", 500)
+    max_images: int = doc("held-out images scored at most (0 = all given)", 1000)
+    batch_size: int = doc("images per batch", 20)
+    binarise: Literal["none", "dynamic", "threshold"] = doc(
+        "none: score the images as they are; dynamic: Bernoulli(pixel) resample (fixed seed); threshold: > 0.5",
+        "none",
+    )
