@@ -90,19 +90,16 @@ def read_header(path: str | Path) -> tuple[dict[str, Any], dict[str, str]]:
     size = path.stat().st_size
     with path.open("rb") as handle:
         head = handle.read(8)
-        reason = _sniff_not_safetensors(head)
-        if reason:
-            raise CheckpointError(f"{path} {reason}")
-        if len(head) < 8:
-            raise CheckpointError(f"{path} is not a safetensors file (only {size} bytes)")
-        (header_len,) = struct.unpack("<Q", head)
-        if header_len == 0 or header_len > min(MAX_HEADER_BYTES, size - 8):
-            raise CheckpointError(f"{path} is not a safetensors file, or it is truncated")
-        raw = handle.read(header_len)
+        header_len = struct.unpack("<Q", head)[0] if len(head) == 8 else 0
+        raw = handle.read(header_len) if 0 < header_len <= min(MAX_HEADER_BYTES, size - 8) else b""
     try:
-        header = json.loads(raw)
+        header = json.loads(raw) if raw else None
     except (UnicodeDecodeError, json.JSONDecodeError):
-        raise CheckpointError(f"{path} is not a safetensors file (its header is not JSON)") from None
+        header = None
+    if header is None:
+        # Only now look for the usual impostors, to say what the file is instead.
+        reason = _sniff_not_safetensors(head) or "is not a safetensors file, or it is truncated"
+        raise CheckpointError(f"{path} {reason}")
     if not isinstance(header, dict):
         raise CheckpointError(f"{path} is not a safetensors file")
     metadata = header.pop("__metadata__", None) or {}

@@ -1,0 +1,145 @@
+"""The shared trainer on CPU: run folder, resume exactness, faults, signals."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import signal
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from genzoo.checkpoint import read_metadata
+from genzoo.errors import CheckpointError, TrainingDiverged
+from genzoo.runconfig import RunConfig, TrainConfig
+from genzoo.trainer import Interrupted, Trainer, checkpoint_dirs, train
+
+
+def tiny_config(steps=6, **train_kwargs) -> RunConfig:
+    defaults = dict(steps=steps, batch_size=16, log_every=2, sample_every=3, checkpoint_every=3, keep_last=2, grid_size=4)
+    defaults.update(train_kwargs)
+    return RunConfig(model="tiny-gan", dataset="tiny-blobs", train=TrainConfig(**defaults))
+
+
+def weights(path):
+    return load_file(str(path))
+
+
+def test_run_folder_has_config_metrics_grids_curves_checkpoints(tiny_registry, tmp_path):
+    result = train(tiny_config(steps=7), tmp_path / "run")
+    run = result.run_dir
+    assert result.step == 7
+    saved = json.loads((run / "config.json").read_text())
+    assert saved["model"] == "tiny-gan" and saved["train"]["steps"] == 7
+    lines = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [line["step"] for line in lines] == [2, 4, 6, 7]
+    assert {"critic/loss", "critic/distance", "generator/loss", "images_per_s"} <= set(lines[0])
+    assert sorted(p.name for p in (run / "samples").iterdir()) == ["step-00000003.png", "step-00000006.png", "step-00000007.png"]
+    assert (run / "loss_curves.png").stat().st_size > 1000
+    assert [p.name for p in checkpoint_dirs(run)] == ["step-00000006", "step-00000007"]  # keep_last=2
+    meta = read_metadata(run / "model.safetensors")
+    assert meta["model"] == "tiny-gan" and meta["plugin"] == "tiny" and meta["plugin_distribution"] == "genzoo-tiny"
+    assert meta["step"] == 7 and meta["data_shape"] == [1, 8, 8] and meta["dataset"] == "tiny-blobs"
+    assert meta["config"]["latent_dim"] == 4 and meta["normalisation"] == {"range": [-1, 1]}
+
+
+def test_every_player_is_stepped_the_declared_number_of_times(tiny_registry, tmp_path):
+    trainer = Trainer(tiny_config(steps=3), tmp_path / "run", progress=False)
+    trainer.fit()
+    state = {name: opt.state_dict()["state"] for name, opt in trainer.optimizers.items()}
+    assert float(state["critic"][0]["step"]) == 6  # 2 critic steps per iteration
+    assert float(state["generator"][0]["step"]) == 3
+
+
+def test_resume_is_bit_identical_to_an_uninterrupted_run(tiny_registry, tmp_path):
+    full = train(tiny_config(steps=8, checkpoint_every=4), tmp_path / "full")
+    half = train(tiny_config(steps=4, checkpoint_every=4), tmp_path / "half")
+    assert half.step == 4
+    resumed = train(tiny_config(steps=8, checkpoint_every=4), tmp_path / "half")
+    assert resumed.step == 8
+    a, b = weights(full.model_path), weights(resumed.model_path)
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+    # the sample grids drawn from the saved fixed noise match too
+    assert (tmp_path / "full/samples/step-00000008.png").read_bytes() == (tmp_path / "half/samples/step-00000008.png").read_bytes()
+
+
+def test_resume_across_an_epoch_boundary_with_odd_sizes(tiny_registry, tmp_path):
+    """96 images / batch 16 = 6 batches per epoch, 3 per step: resume at step 3 lands mid-epoch 1."""
+    config = tiny_config(steps=5, checkpoint_every=3, batch_size=16)
+    full = train(config, tmp_path / "full")
+    first = train(tiny_config(steps=3, checkpoint_every=3), tmp_path / "part")
+    train(config, tmp_path / "part")
+    for key, value in weights(full.model_path).items():
+        assert torch.equal(value, weights(tmp_path / "part/model.safetensors")[key]), key
+    assert first.step == 3
+
+
+def test_nan_loss_stops_with_player_and_step_and_keeps_last_checkpoint(tiny_registry, tmp_path):
+    config = tiny_config(steps=10, checkpoint_every=2)
+    config.model_config = {"nan_after": 5}
+    with pytest.raises(TrainingDiverged, match=r"player 'generator' produced a non-finite loss at step 5") as info:
+        train(config, tmp_path / "run")
+    assert "step-00000004" in str(info.value)
+    assert [p.name for p in checkpoint_dirs(tmp_path / "run")][-1] == "step-00000004"
+
+
+def test_failed_checkpoint_write_keeps_previous_checkpoint(tiny_registry, tmp_path, monkeypatch):
+    run = tmp_path / "run"
+    train(tiny_config(steps=2, checkpoint_every=2), run)
+    before = weights(run / "checkpoints/step-00000002/model.safetensors")
+
+    import genzoo.checkpoint as checkpoint_module
+
+    original = checkpoint_module.atomic_write
+
+    def full_disk(path, write):
+        if "step-00000004" in str(path.parent):
+            def failing(tmp):
+                tmp.write_bytes(b"partial")
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            return original(path, failing)
+        return original(path, write)
+
+    monkeypatch.setattr("genzoo.trainer.save_model", lambda p, m, meta: checkpoint_module.save_model(p, m, meta))
+    monkeypatch.setattr(checkpoint_module, "atomic_write", full_disk)
+    with pytest.raises(CheckpointError, match=r"No space left on device; step-00000002 is intact"):
+        train(tiny_config(steps=4, checkpoint_every=2), run)
+    assert [p.name for p in checkpoint_dirs(run)] == ["step-00000002"]
+    after = weights(run / "checkpoints/step-00000002/model.safetensors")
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    assert not any(p.name.startswith(".") for p in (run / "checkpoints").iterdir())
+
+
+def test_sigterm_saves_a_checkpoint_and_stops(tiny_registry, tmp_path):
+    trainer = Trainer(tiny_config(steps=50, checkpoint_every=0, log_every=1), tmp_path / "run", progress=False)
+
+    def on_log(record):
+        if record["step"] == 3:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    with pytest.raises(Interrupted, match=r"SIGTERM received: stopped at step 3 .* --resume"):
+        trainer.fit(on_log=on_log)
+    assert [p.name for p in checkpoint_dirs(tmp_path / "run")] == ["step-00000003"]
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+
+
+def test_bf16_autocast_trains_on_cpu(tiny_registry, tmp_path):
+    result = train(tiny_config(steps=2, precision="bf16"), tmp_path / "run")
+    assert result.step == 2
+    assert all(torch.isfinite(v.float()).all() for v in weights(result.model_path).values())
+
+
+def test_fp16_uses_one_grad_scaler_per_player(tiny_registry, tmp_path):
+    trainer = Trainer(tiny_config(steps=2, precision="fp16"), tmp_path / "run", progress=False)
+    trainer.fit()
+    assert set(trainer.options.scalers) == {"critic", "generator"}
+
+
+def test_epochs_sets_the_step_budget(tiny_registry, tmp_path):
+    # 96 images, batch 16 -> 6 batches per epoch; 3 batches per iteration -> 2 iterations per epoch
+    result = train(tiny_config(steps=1, epochs=2.0), tmp_path / "run")
+    assert result.step == 4
