@@ -1,0 +1,114 @@
+"""Shared pieces of the first-party models: loss lookup by role, the latent-variable base class."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from genzoo.errors import ConfigError, GenzooError
+from genzoo.model import GenerativeModel
+from genzoo_models.nets import GaussianEncoder, NetPlan, build_encoder, build_generator, plan
+
+LOG_2PI = math.log(2.0 * math.pi)
+
+
+def build_loss(role: str, name: str, options: dict[str, Any] | None, field: str) -> Any:
+    """Build loss plugin ``name`` through the registry and check it plays ``role``.
+
+    ``field`` is the config key the user sets (``loss.adversarial``), named in errors.
+    """
+    from genzoo.registry import get_registry
+
+    registry = get_registry()
+    spec = registry.get("loss", name)
+    spec_role = getattr(spec, "role", "other")
+    if spec_role != role:
+        choices = ", ".join(n for n in registry.names("loss") if getattr(registry.get("loss", n), "role", "") == role)
+        raise ConfigError(f"{field}={name!r} is a {spec_role} loss; choose a {role} loss: {choices}")
+    return registry.build_loss(name, dict(options or {}))
+
+
+def check_player(model: GenerativeModel, player: str, *expected: str) -> None:
+    """Raise a clear error when the trainer asks for a player the model does not declare."""
+    if player not in expected:
+        names = ", ".join(p.name for p in model.players())
+        raise GenzooError(f"{type(model).__name__} has no player {player!r} (players: {names})")
+
+
+def gaussian_log_prob(z: Tensor, mu: Tensor, logvar: Tensor) -> Tensor:
+    """log N(z; mu, diag(exp(logvar))) summed over latent dimensions, shape (B,)."""
+    return -0.5 * (LOG_2PI + logvar + (z - mu).pow(2) / logvar.exp()).flatten(1).sum(dim=1)
+
+
+def standard_normal_log_prob(z: Tensor) -> Tensor:
+    """log N(z; 0, I) summed over latent dimensions, shape (B,)."""
+    return -0.5 * (LOG_2PI + z.pow(2)).flatten(1).sum(dim=1)
+
+
+class LatentModel(GenerativeModel):
+    """A model with a generator G: z ~ N(0, I) -> x in [-1, 1], built for ``data_shape``.
+
+    Subclasses call :meth:`_build_generator` (and :meth:`_build_gaussian_encoder` /
+    :meth:`_build_critic`) in ``__init__``. For likelihood metrics the observation model is
+    ``self.observation`` (a reconstruction loss plugin; Bernoulli on (x+1)/2 unless a subclass
+    sets another one).
+    """
+
+    def __init__(self, config: Any, data_shape: Sequence[int]) -> None:
+        super().__init__(config, data_shape)
+        if config.latent_dim < 1:
+            raise ConfigError(f"latent_dim must be >= 1, got {config.latent_dim}")
+        self.plan: NetPlan = plan(self.data_shape, config.net.architecture)
+        self.observation: Any = None
+
+    # --- construction helpers --------------------------------------------------------------
+    def _build_generator(self) -> None:
+        self.generator = build_generator(self.plan, self.config.net, self.config.latent_dim)
+
+    def _build_gaussian_encoder(self) -> None:
+        self.encoder = GaussianEncoder(self.plan, self.config.net, self.config.latent_dim)
+
+    def _build_critic(self, adversarial: Any, attribute: str = "critic") -> None:
+        """An image critic/discriminator with one score per sample; refuses batch norm under a GP."""
+        net = self.config.net
+        if net.discriminator_norm == "batch" and getattr(adversarial, "uses_gradient_penalty", False):
+            raise ConfigError(
+                "batch norm in a critic breaks the per-sample gradient penalty: "
+                "set net.discriminator_norm=none (or layer)"
+            )
+        setattr(self, attribute, build_encoder(self.plan, net, net.discriminator_width, 1, net.discriminator_norm))
+
+    def _set_observation(self, name: str = "bernoulli", options: dict[str, Any] | None = None) -> None:
+        self.observation = build_loss("reconstruction", name, options, "observation")
+
+    # --- sampling ------------------------------------------------------------------------------
+    def prior(self, n: int, like: Tensor) -> Tensor:
+        """``n`` codes z ~ N(0, I) on the device and dtype of ``like``."""
+        return torch.randn((n, self.config.latent_dim), device=like.device, dtype=like.dtype)
+
+    def generate(self, noise: Tensor) -> Tensor:
+        return self.generator(noise)
+
+    def decode(self, z: Tensor) -> Tensor:
+        return self.generator(z)
+
+    # --- inference -----------------------------------------------------------------------------
+    def encode(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        if not hasattr(self, "encoder"):
+            return super().encode(x)
+        return self.encoder(x)
+
+    @staticmethod
+    def reparameterize(mu: Tensor, logvar: Tensor) -> Tensor:
+        """z = mu + sigma * eps, eps ~ N(0, I) (Kingma & Welling 2014, sec. 2.4)."""
+        return mu + (0.5 * logvar).exp() * torch.randn_like(mu)
+
+    def decoder_log_prob(self, x: Tensor, z: Tensor) -> Tensor:
+        """log p(x|z) per sample under ``self.observation`` applied to the decoder's output."""
+        if self.observation is None:
+            return super().decoder_log_prob(x, z)
+        return self.observation.log_prob(self.generator.pre_tanh(z), x)

@@ -1,0 +1,179 @@
+"""Config dataclasses of the first-party models (light: imports only dataclasses and genzoo.config).
+
+Every width, depth, latent size, loss weight, optimiser setting and steps-per-iteration is a
+documented field, so ``genzoo info <model>`` lists it and ``--set`` changes it. Each model has a
+nested ``loss`` table naming its loss plugins by role (``--set loss.adversarial=hinge``) with an
+``*_options`` table passed to that loss's config (``--set loss.reconstruction_options.sigma=0.2``).
+An options table given in a file replaces the default table; the defaults only hold keys every loss
+of the role accepts (``reduction``), so swapping a loss by name never passes it a foreign field.
+Per-player optimiser settings are flat fields (``critic_lr``, ``critic_steps``) so a partial TOML
+table can never silently reset a model-specific default.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from genzoo.config import doc
+
+Norm = Literal["batch", "layer", "none"]
+Betas = tuple[float, float]
+
+
+def _options(text: str, **defaults: Any) -> Any:
+    return field(default_factory=lambda: dict(defaults), metadata={"doc": text})
+
+
+@dataclass
+class NetConfig:
+    """Network sizes. The architecture follows the data shape (see genzoo_models.nets)."""
+
+    architecture: Literal["auto", "conv", "resnet"] = doc(
+        "auto: DCGAN-style conv for 28/32 px, ResNet for 64/128 px, 4-layer Conv3d for 32^3/64^3", "auto"
+    )
+    encoder_width: int = doc("channels of the encoder's first stage; doubles every stage", 64)
+    generator_width: int = doc("channels of the generator's last (full-resolution) stage; doubles toward the latent", 64)
+    discriminator_width: int = doc("channels of the discriminator/critic's first stage; doubles every stage", 64)
+    max_width: int = doc("cap on the channels of any stage", 512)
+    blocks_per_stage: int = doc("depth: conv layers (conv nets) or residual blocks (ResNet) per resolution", 1)
+    encoder_norm: Norm = doc("normalisation in the encoder", "batch")
+    discriminator_norm: Norm = doc(
+        "normalisation in the discriminator/critic; batch norm is refused with a gradient penalty", "none"
+    )
+
+    def __post_init__(self) -> None:
+        for name in ("encoder_width", "generator_width", "discriminator_width", "max_width", "blocks_per_stage"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+
+
+@dataclass
+class BatchNormDiscriminatorNet(NetConfig):
+    """Nets of models whose image discriminator has no gradient penalty (DCGAN-style batch norm)."""
+
+    discriminator_norm: Norm = doc(
+        "normalisation in the discriminator; batch norm is refused with a gradient penalty", "batch"
+    )
+
+
+# --- VAE ---------------------------------------------------------------------------------------
+@dataclass
+class VAELosses:
+    reconstruction: str = doc("decoder likelihood p(x|z): bernoulli or gaussian (a reconstruction loss)", "bernoulli")
+    reconstruction_options: dict[str, Any] = _options("config of the reconstruction loss", reduction="sum")
+    divergence: str = doc("KL(q(z|x) || p(z)) loss", "kl-normal")
+    divergence_options: dict[str, Any] = _options("config of the divergence loss", reduction="sum")
+
+
+@dataclass
+class VAEConfig:
+    """Kingma & Welling's VAE; loss = -ELBO = E_q[-log p(x|z)] + beta*KL, summed per sample."""
+
+    latent_dim: int = doc("size of z", 32)
+    beta: float = doc("weight of the KL term (1 = the ELBO)", 1.0)
+    lr: float = doc("Adam learning rate", 1e-3)
+    betas: Betas = doc("Adam betas", (0.9, 0.999))
+    net: NetConfig = doc("network sizes", default_factory=NetConfig)
+    loss: VAELosses = doc("loss plugins", default_factory=VAELosses)
+
+
+# --- WGAN-GP -----------------------------------------------------------------------------------
+@dataclass
+class WGANGPLosses:
+    adversarial: str = doc("adversarial loss of critic and generator", "wasserstein-gp")
+    adversarial_options: dict[str, Any] = _options("config of the adversarial loss (its gp_weight is lambda)")
+
+
+@dataclass
+class WGANGPConfig:
+    """Gulrajani et al. 2017: critic without batch norm, lambda=10, 5 critic steps per generator step."""
+
+    latent_dim: int = doc("size of z", 128)
+    critic_lr: float = doc("critic Adam learning rate", 1e-4)
+    generator_lr: float = doc("generator Adam learning rate", 1e-4)
+    betas: Betas = doc("Adam betas of both players (official MNIST code; the paper uses beta1=0)", (0.5, 0.9))
+    critic_steps: int = doc("critic steps per generator step (n_critic)", 5)
+    net: NetConfig = doc("network sizes", default_factory=NetConfig)
+    loss: WGANGPLosses = doc("loss plugins", default_factory=WGANGPLosses)
+
+
+# --- GVAE --------------------------------------------------------------------------------------
+@dataclass
+class GVAELosses:
+    reconstruction: str = doc("reconstruction loss of G(E(x))", "l1")
+    reconstruction_options: dict[str, Any] = _options("config of the reconstruction loss", reduction="sum")
+    divergence: str = doc("KL(q(z|x) || p(z)) loss", "kl-normal")
+    divergence_options: dict[str, Any] = _options("config of the divergence loss", reduction="sum")
+    adversarial: str = doc("critic loss on reconstructions and prior samples", "wasserstein-gp")
+    adversarial_options: dict[str, Any] = _options("config of the adversarial loss (its gp_weight is lambda)")
+
+
+@dataclass
+class GVAEConfig:
+    """Sagar's GVAE: VAE encoder + generator against a WGAN-GP critic on reconstructions and samples."""
+
+    latent_dim: int = doc("size of z (the paper's best is 1000)", 128)
+    rec_weight: float = doc("lambda_rec, weight of the L1 reconstruction term", 1.0)
+    kl_weight: float = doc("beta, weight of the KL term", 1.0)
+    adversarial_weight: float = doc("weight of the critic terms in the encoder+generator loss", 1.0)
+    lr: float = doc("Adam learning rate of every player (the paper's 1e-4)", 1e-4)
+    betas: Betas = doc("Adam betas of every player (WGAN-GP's official setting)", (0.5, 0.9))
+    critic_steps: int = doc("critic steps per encoder+generator step", 1)
+    net: NetConfig = doc("network sizes", default_factory=NetConfig)
+    loss: GVAELosses = doc("loss plugins", default_factory=GVAELosses)
+
+
+# --- alpha-GAN ---------------------------------------------------------------------------------
+@dataclass
+class AlphaGANLosses:
+    reconstruction: str = doc("reconstruction loss of G(E(x))", "l1")
+    reconstruction_options: dict[str, Any] = _options("config of the reconstruction loss", reduction="mean")
+    adversarial: str = doc("image discriminator loss", "non-saturating")
+    adversarial_options: dict[str, Any] = _options("config of the image adversarial loss")
+    code: str = doc("code discriminator loss", "code-discriminator")
+    code_options: dict[str, Any] = _options("config of the code discriminator loss")
+
+
+@dataclass
+class AlphaGANConfig:
+    """Rosca et al. 2017: encoder, generator, image discriminator D and code discriminator C."""
+
+    latent_dim: int = doc("size of z", 128)
+    rec_weight: float = doc("lambda, weight of the L1 reconstruction term (Kwon's 10 with a mean L1)", 10.0)
+    lr: float = doc("Adam learning rate of every player", 2e-4)
+    betas: Betas = doc("Adam betas of every player", (0.5, 0.9))
+    discriminator_steps: int = doc("image discriminator steps per iteration", 1)
+    code_steps: int = doc("code discriminator steps per iteration", 1)
+    autoencoder_steps: int = doc("encoder+generator steps per iteration (victor-shepardson uses 2)", 1)
+    code_hidden: int = doc("hidden units of each code discriminator layer", 512)
+    code_depth: int = doc("hidden layers of the code discriminator", 2)
+    posterior_std: float = doc(
+        "the encoder is deterministic; likelihood metrics use q(z|x) = N(E(x), posterior_std^2 I)", 0.1
+    )
+    net: BatchNormDiscriminatorNet = doc("network sizes", default_factory=BatchNormDiscriminatorNet)
+    loss: AlphaGANLosses = doc("loss plugins", default_factory=AlphaGANLosses)
+
+
+# --- VAE-GAN -----------------------------------------------------------------------------------
+@dataclass
+class VAEGANLosses:
+    reconstruction: str = doc("pixel-space reconstruction loss (Kwon's baseline uses MSE)", "gaussian")
+    reconstruction_options: dict[str, Any] = _options("config of the reconstruction loss", reduction="sum")
+    divergence: str = doc("KL(q(z|x) || p(z)) loss", "kl-normal")
+    divergence_options: dict[str, Any] = _options("config of the divergence loss", reduction="sum")
+    adversarial: str = doc("discriminator loss", "non-saturating")
+    adversarial_options: dict[str, Any] = _options("config of the adversarial loss")
+
+
+@dataclass
+class VAEGANConfig:
+    """Larsen et al. 2016 (Kwon's Table 3 baseline): encoder, decoder and discriminator players."""
+
+    latent_dim: int = doc("size of z", 128)
+    kl_weight: float = doc("beta, weight of KL in the encoder loss", 1.0)
+    gamma: float = doc("weight of the reconstruction term in the decoder loss (Larsen's gamma)", 0.01)
+    lr: float = doc("Adam learning rate of every player (Kwon's 1e-4)", 1e-4)
+    betas: Betas = doc("Adam betas of every player", (0.5, 0.999))
+    net: BatchNormDiscriminatorNet = doc("network sizes", default_factory=BatchNormDiscriminatorNet)
+    loss: VAEGANLosses = doc("loss plugins", default_factory=VAEGANLosses)

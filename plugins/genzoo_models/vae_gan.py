@@ -1,0 +1,84 @@
+"""``vae-gan``: Larsen et al. (2016), Autoencoding beyond pixels using a learned similarity metric,
+as the baseline of Kwon et al. 2019 / Sagar's Table 3 (REFERENCE.md sec. 1.5).
+
+Encoder E (q(z|x) = N(mu, diag sigma^2)), decoder G and discriminator D, three players stepped in
+Larsen's order, each on a fresh forward pass. With x_rec = G(mu + sigma*eps) and x_p = G(z),
+z ~ N(0, I), averaged over the batch:
+
+    Encoder:        L_E = beta * KL(q(z|x) || N(0, I)) + L_rec(x_rec, x)
+    Decoder:        L_G = gamma * L_rec(x_rec, x) + l_gen(D(x_rec)) + l_gen(D(x_p))
+    Discriminator:  L_D = E[softplus(-D(x))] + E[softplus(D([x_rec; x_p]))]
+
+L_rec is the ``loss.reconstruction`` plugin (Gaussian, sigma = 0.1, summed per sample: Kwon's
+pixel MSE up to scale), KL is summed over latent dimensions, l_gen(t) = softplus(-t) = -log D(.).
+Choices: Larsen measure L_rec on the features of D's l-th layer; Kwon's baseline (the table's
+numbers) uses pixel MSE, which we follow. gamma = 0.01 weighs the summed Gaussian term against the
+adversarial terms (Kwon: 20*mean-MSE against three BCE terms); Adam lr 1e-4 as Kwon's.
+
+Likelihood evaluation: Bernoulli on (x+1)/2 with p = (G(z)+1)/2, like the other tanh decoders.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+from genzoo.model import Player
+from genzoo_models.common import LatentModel, build_loss, check_player
+from genzoo_models.configs import VAEGANConfig
+
+
+class VAEGAN(LatentModel):
+    """Encoder, decoder and discriminator players."""
+
+    capabilities = frozenset({"encoder"})
+
+    def __init__(self, config: VAEGANConfig, data_shape: Sequence[int]) -> None:
+        super().__init__(config, data_shape)
+        losses = config.loss
+        self.reconstruction = build_loss(
+            "reconstruction", losses.reconstruction, losses.reconstruction_options, "loss.reconstruction"
+        )
+        self.divergence = build_loss("divergence", losses.divergence, losses.divergence_options, "loss.divergence")
+        self.adversarial = build_loss("adversarial", losses.adversarial, losses.adversarial_options, "loss.adversarial")
+        self._build_gaussian_encoder()
+        self._build_generator()
+        self._build_critic(self.adversarial, "discriminator")
+        self._set_observation("bernoulli")
+
+    def players(self) -> list[Player]:
+        cfg = self.config
+        betas = tuple(cfg.betas)
+        return [
+            Player("encoder", ("encoder",), lr=cfg.lr, betas=betas),
+            Player("decoder", ("generator",), lr=cfg.lr, betas=betas),
+            Player("discriminator", ("discriminator",), lr=cfg.lr, betas=betas),
+        ]
+
+    def loss(self, player: str, batch: Tensor) -> dict[str, Tensor]:
+        cfg = self.config
+        if player == "encoder":
+            mu, logvar = self.encoder(batch)
+            rec = self.reconstruction(self.generator.pre_tanh(self.reparameterize(mu, logvar)), batch)
+            kl = self.divergence(mu, logvar)
+            return {"loss": cfg.kl_weight * kl + rec, "reconstruction": rec.detach(), "kl": kl.detach()}
+        z_prior = self.prior(batch.shape[0], batch)
+        with torch.no_grad():
+            z_rec = self.reparameterize(*self.encoder(batch))
+        if player == "decoder":
+            rec_pre = self.generator.pre_tanh(z_rec)
+            rec = self.reconstruction(rec_pre, batch)
+            adv = self.adversarial.generator_loss(self.discriminator(rec_pre.tanh()))
+            adv = adv + self.adversarial.generator_loss(self.discriminator(self.generator(z_prior)))
+            return {"loss": cfg.gamma * rec + adv, "reconstruction": rec.detach(), "adversarial": adv.detach()}
+        check_player(self, player, "discriminator")
+        with torch.no_grad():
+            fakes = torch.cat([self.generator(z_rec), self.generator(z_prior)])
+        return self.adversarial.discriminator_loss(self.discriminator, batch, fakes)
+
+
+def build(config: VAEGANConfig, data_shape: Sequence[int]) -> VAEGAN:
+    """Factory named in the plugin's ModelSpec."""
+    return VAEGAN(config, data_shape)

@@ -1,0 +1,61 @@
+"""``wgan-gp``: Gulrajani et al. (2017), Improved Training of Wasserstein GANs.
+
+Critic D (no batch norm) and generator G, z ~ N(0, I):
+
+    L_D = E_z[D(G(z))] - E_x[D(x)] + lambda * E_x^[(||grad D(x^)||_2 - 1)^2],
+          x^ = eps*x + (1-eps)*G(z), one eps ~ U[0,1] per sample      (stepped ``critic_steps`` = 5 times)
+    L_G = -E_z[D(G(z))]                                               (then one generator step)
+
+lambda = 10 and Adam(1e-4, betas (0.5, 0.9)) as in the official MNIST code (REFERENCE.md sec. 1.3;
+the paper's Algorithm 1 uses beta1 = 0). The loss is the ``loss.adversarial`` plugin, so
+``--set loss.adversarial=hinge`` trains the same nets with the hinge loss.
+
+No encoder: ``decoder_log_prob`` uses Bernoulli on (x+1)/2 with p = (G(z)+1)/2, for AIS-style
+metrics that only need a decoder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+from genzoo.model import Player
+from genzoo_models.common import LatentModel, build_loss, check_player
+from genzoo_models.configs import WGANGPConfig
+
+
+class WGANGP(LatentModel):
+    """Generator and critic; the critic takes ``critic_steps`` steps per generator step."""
+
+    def __init__(self, config: WGANGPConfig, data_shape: Sequence[int]) -> None:
+        super().__init__(config, data_shape)
+        self.adversarial = build_loss(
+            "adversarial", config.loss.adversarial, config.loss.adversarial_options, "loss.adversarial"
+        )
+        self._build_generator()
+        self._build_critic(self.adversarial)
+        self._set_observation("bernoulli")
+
+    def players(self) -> list[Player]:
+        cfg = self.config
+        return [
+            Player("critic", ("critic",), lr=cfg.critic_lr, betas=tuple(cfg.betas), steps=cfg.critic_steps),
+            Player("generator", ("generator",), lr=cfg.generator_lr, betas=tuple(cfg.betas)),
+        ]
+
+    def loss(self, player: str, batch: Tensor) -> dict[str, Tensor]:
+        z = self.prior(batch.shape[0], batch)
+        if player == "critic":
+            with torch.no_grad():
+                fake = self.generator(z)
+            return self.adversarial.discriminator_loss(self.critic, batch, fake)
+        check_player(self, player, "generator")
+        fake_scores = self.critic(self.generator(z))
+        return {"loss": self.adversarial.generator_loss(fake_scores)}
+
+
+def build(config: WGANGPConfig, data_shape: Sequence[int]) -> WGANGP:
+    """Factory named in the plugin's ModelSpec."""
+    return WGANGP(config, data_shape)
