@@ -78,7 +78,7 @@ class Registry:
             providers = " and ".join(f"'{e.qualified_name}'" for e in candidates)
             raise AmbiguousNameError(f"{kind} '{name}' is provided by several plugins: use {providers}")
         entries = self.entries(kind)
-        known = sorted({e.name for e in entries} | {e.qualified_name for e in entries})
+        known = sorted({e.qualified_name if sep else e.name for e in entries})
         close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
         hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
         available = ", ".join(sorted({e.name for e in entries})) or "none installed"

@@ -41,8 +41,17 @@ def _version_text(host: Any) -> str:
 
 
 def build_app(host: Any = None) -> typer.Typer:
-    """Build the CLI over a plugin host (default: the installed plugins, loaded lazily)."""
+    """Build the CLI over a plugin host (default: the installed plugins).
+
+    Passing a host (tests, embedding applications) also makes it the process-wide registry,
+    so every command sees the same plugins.
+    """
     from genzoo.cli import catalog, training
+
+    if host is not None:
+        from genzoo.registry import Registry, set_registry
+
+        set_registry(Registry(host))
 
     app = typer.Typer(
         cls=GenzooGroup,

@@ -1,0 +1,80 @@
+"""Typed configs: building from dicts, overrides, TOML and errors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import re
+
+import pytest
+
+from genzoo.config import apply_overrides, build, describe_fields, doc, parse_value
+from genzoo.errors import ConfigError
+from genzoo.runconfig import resolve_run_config, route_overrides
+
+
+@dataclass
+class Loss:
+    adversarial: str = doc("adversarial loss plugin", "wasserstein-gp")
+
+
+@dataclass
+class Cfg:
+    latent_dim: int = doc("latent size", 8)
+    betas: tuple[float, float] = doc("Adam betas", (0.5, 0.9))
+    loss: Loss = field(default_factory=Loss, metadata={"doc": "losses"})
+
+
+def test_build_coerces_and_nests():
+    cfg = build(Cfg, {"latent_dim": 16.0, "betas": [0.0, 0.99], "loss": {"adversarial": "hinge"}})
+    assert cfg == Cfg(16, (0.0, 0.99), Loss("hinge"))
+
+
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        ({"latnet_dim": 3}, "unknown config field latnet_dim (did you mean latent_dim?)"),
+        ({"latent_dim": "big"}, "latent_dim: expected an integer"),
+        ({"betas": [1.0]}, "betas: expected 2 values"),
+        ({"loss": {"adversarail": "x"}}, "loss.adversarail"),
+    ],
+)
+def test_build_errors_name_the_field(values, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        build(Cfg, values)
+
+
+def test_overrides_parse_toml_values():
+    values = apply_overrides({"a": {"b": 1}}, ["a.b=2", "a.c=[1, 2]", "d=hinge", "e=true", "f=1e-4"])
+    assert values == {"a": {"b": 2, "c": [1, 2]}, "d": "hinge", "e": True, "f": 1e-4}
+    assert parse_value('"quoted"') == "quoted"
+    with pytest.raises(ConfigError, match="expected key=value"):
+        apply_overrides({}, ["novalue"])
+
+
+def test_set_keys_are_routed_to_model_train_and_data():
+    assert route_overrides(["loss.adversarial=hinge", "train.steps=5", "data.size=64", "model.latent_dim=3"]) == [
+        "model_config.loss.adversarial=hinge", "train.steps=5", "data_config.size=64", "model_config.latent_dim=3",
+    ]
+
+
+def test_resolve_run_config_merges_file_flags_and_overrides(tmp_path):
+    toml = tmp_path / "run.toml"
+    toml.write_text('model = "gvae"\ndataset = "pancreas"\n[train]\nsteps = 10\nbatch_size = 8\n[model_config]\nlatent_dim = 1000\n')
+    config = resolve_run_config(model=None, config_file=toml, flags={"steps": 20}, overrides=["latent_dim=64", "train.seed=3"])
+    assert (config.model, config.dataset) == ("gvae", "pancreas")
+    assert (config.train.steps, config.train.batch_size, config.train.seed) == (20, 8, 3)
+    assert config.model_config == {"latent_dim": 64}
+
+
+def test_invalid_train_values_are_config_errors():
+    with pytest.raises(ConfigError, match="batch_size must be at least 1"):
+        resolve_run_config(model="gvae", flags={"batch_size": 0})
+    with pytest.raises(ConfigError, match="precision: 'fp8' is not one of"):
+        resolve_run_config(model="gvae", overrides=["train.precision=fp8"])
+
+
+def test_describe_fields_lists_nested_docs():
+    rows = describe_fields(Cfg)
+    assert ("latent_dim", "int", "8", "latent size") in rows
+    assert ("loss.adversarial", "str", "'wasserstein-gp'", "adversarial loss plugin") in rows
