@@ -9,8 +9,8 @@ Per scale j, with Gaussian-weighted local means μ, variances σ² and covarianc
     MS-SSIM = mean(l·cs at the coarsest scale M)^{w_M} · Π_{j<M} mean(cs_j)^{w_j}
 
 with 2x average pooling between scales and w the first M of (0.0448, 0.2856, 0.3001, 0.2363,
-0.1333). Free of the pitfalls of REFERENCE §2.5: L is explicit (2 for [-1, 1] data, never
-inferred per batch), the coarsest SSIM is raised to its weight once (not the 3dbraingen/old
+0.1333). Free of the pitfalls of REFERENCE §2.5: L is explicit (never inferred per batch; the
+diversity metric maps [-1, 1] samples to [0, 1] and uses L=1), the coarsest SSIM is raised to its weight once (not the 3dbraingen/old
 jorge-pessoa ``prod(mcs*mssim)`` bug), and negative terms are clamped (``relu``) so
 anti-correlated pairs give 0, not NaN. Variances are clamped at 0 against round-off.
 
@@ -195,7 +195,11 @@ class MSSSIMDiversity:
 
     def compute(self, context: object) -> dict[str, float]:
         cfg = self.config
-        real = context.real  # type: ignore[attr-defined]
+        # Scored on [0, 1] images with L=1 (VainF's README advice), so a value equals what
+        # pytorch-msssim or torchmetrics give on the saved PNGs. The luminance term is not
+        # shift-invariant, so [-1, 1] with L=2 would give different numbers.
+        real = (context.real + 1) / 2  # type: ignore[attr-defined]
+        generated = (context.generated + 1) / 2  # type: ignore[attr-defined]
         settings = resolve_settings(
             real.shape[2:],
             scales=cfg.scales,
@@ -207,7 +211,7 @@ class MSSSIMDiversity:
             border=cfg.border,
         )
         fake_mean, fake_std = mean_pair_ms_ssim(
-            context.generated, cfg.pairs, settings, context.generator("ms-ssim/generated")  # type: ignore[attr-defined]
+            generated, cfg.pairs, settings, context.generator("ms-ssim/generated")  # type: ignore[attr-defined]
         )
         real_mean, real_std = mean_pair_ms_ssim(
             real, cfg.pairs, settings, context.generator("ms-ssim/real")  # type: ignore[attr-defined]
