@@ -202,3 +202,103 @@ def parse_metric_list(text: str | None, available: Sequence[str]) -> list[str]:
     if not names:
         raise ConfigError("--metrics is empty; give names like mmd,ms-ssim,fid or 'all'")
     return names
+
+
+@dataclass
+class EvalReport:
+    """What ``genzoo eval`` prints: the setting and one :class:`MetricResult` per metric."""
+
+    checkpoint: str
+    model: str
+    dataset: str
+    split: str
+    n_real: int
+    n_generated: int
+    seed: int
+    results: list[MetricResult]
+    notes: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "checkpoint": self.checkpoint,
+            "model": self.model,
+            "dataset": self.dataset,
+            "split": self.split,
+            "n_real": self.n_real,
+            "n_generated": self.n_generated,
+            "seed": self.seed,
+            "results": [r.to_dict() for r in self.results],
+            "notes": self.notes,
+        }
+
+
+def load_eval_data(
+    dataset: str,
+    config: Any,
+    data_dir: Any,
+    n: int,
+    seed: int,
+    registry: Any,
+    reference: bool = True,
+) -> tuple[Tensor, Tensor | None, str]:
+    """``n`` held-out images of ``dataset`` (its ``eval_split``) and, where the data set has a
+    different training split, ``n`` training images as the real-vs-real reference."""
+    spec = registry.get("dataset", dataset)
+    eval_split = spec.eval_split
+    real, _ = dataset_images(registry.build_dataset(dataset, config, eval_split, data_dir), n, seed)
+    ref = None
+    train_split = spec.splits[0] if spec.splits else None
+    if reference and train_split and train_split not in (eval_split, "all"):
+        ref, _ = dataset_images(registry.build_dataset(dataset, config, train_split, data_dir), n, seed + 1)
+    return real, ref, eval_split
+
+
+def evaluate_checkpoint(
+    checkpoint: Any,
+    metrics: Sequence[str] | None = None,
+    *,
+    dataset: str | None = None,
+    data_dir: Any = None,
+    n: int = 1000,
+    seed: int = 0,
+    device: str = "cpu",
+    configs: dict[str, Any] | None = None,
+    registry: Any = None,
+    on_error: str = "record",
+    progress: Callable[[str], None] | None = None,
+) -> EvalReport:
+    """Load a checkpoint and score it against the held-out split of its (or the given) data set."""
+    from genzoo.checkpoint import load_model
+
+    if registry is None:
+        from genzoo.registry import get_registry
+
+        registry = get_registry()
+    if n < 2:
+        raise ConfigError(f"-n must be at least 2, got {n}")
+    model, meta = load_model(checkpoint, device=str(device), registry=registry)
+    name = dataset or meta.get("dataset")
+    if not name:
+        raise ConfigError(f"{checkpoint} does not name its data set; pass --dataset")
+    data_config = meta.get("dataset_config") if name == meta.get("dataset") else None
+    real, reference, split = load_eval_data(name, data_config or None, data_dir, n, seed, registry)
+    if tuple(real.shape[1:]) != tuple(model.data_shape):
+        raise DataError(
+            f"the model makes images of shape {tuple(model.data_shape)} but {name}/{split} holds {tuple(real.shape[1:])}"
+        )
+    context = EvalContext(
+        model, real, n_generated=n, reference=reference, device=device, seed=seed, dataset=name
+    )
+    names = list(metrics) if metrics else registry.names("metric")
+    results = evaluate(context, names, configs, registry, on_error=on_error, progress=progress)
+    return EvalReport(
+        checkpoint=str(checkpoint),
+        model=str(meta.get("model")),
+        dataset=name,
+        split=split,
+        n_real=len(real),
+        n_generated=n,
+        seed=seed,
+        results=results,
+        notes=dict(context.notes),
+    )

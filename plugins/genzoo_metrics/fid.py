@@ -23,6 +23,7 @@ import torch
 from torch import Tensor
 
 from genzoo.errors import ConfigError
+from genzoo_metrics.classifier import context_features
 from genzoo_metrics.mmd import mmd2_unbiased, polynomial_kernel
 
 

@@ -145,6 +145,8 @@ class GaussianMMD:
     def compute(self, context: object) -> dict[str, float]:
         cfg = self.config
         if cfg.features == "classifier":
+            from genzoo_metrics.classifier import context_features
+
             real = context_features(context, cfg.classifier, "real")
             fake = context_features(context, cfg.classifier, "generated")
         else:

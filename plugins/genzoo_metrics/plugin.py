@@ -86,7 +86,7 @@ def genzoo_metrics() -> list[MetricSpec]:
         MetricSpec(
             name="recon-error",
             factory="genzoo_metrics.likelihood:recon_error",
-            summary="reconstruction error -E_q[log p(x|z)] per image (nats)",
+            summary="reconstruction error: minus the expected log p(x|z) under q(z|x), per image (nats)",
             config=likelihood,
             tags=("likelihood",),
             higher_is_better=False,

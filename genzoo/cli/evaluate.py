@@ -1,0 +1,104 @@
+"""``genzoo eval CKPT``: score a checkpoint with the installed metrics against held-out data."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from genzoo import console
+
+
+def format_value(value: float | None) -> str:
+    """Four significant digits, scientific for very small or large magnitudes."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "nan"
+    magnitude = abs(value)
+    if magnitude != 0 and (magnitude < 1e-3 or magnitude >= 1e5):
+        return f"{value:.3e}"
+    return f"{value:.4g}"
+
+
+def details(result: Any) -> str:
+    """The qualifying values of a result (``std``, ``real``, ``floor``, ...) as one short string."""
+    parts = []
+    for key, value in result.values.items():
+        if key == result.name:
+            continue
+        parts.append(f"{key.removeprefix(result.name + '.')}={format_value(value)}")
+    return ", ".join(parts)
+
+
+def print_table(report: Any) -> None:
+    """A Rich table of an :class:`~genzoo.evaluation.EvalReport` on stdout."""
+    from rich.table import Table
+
+    table = Table(
+        title=f"{report.model} on {report.dataset}/{report.split} (n={report.n_real} real, "
+        f"{report.n_generated} generated, seed {report.seed})",
+        title_justify="left",
+    )
+    table.add_column("metric", style="bold")
+    table.add_column("value", justify="right")
+    table.add_column("better")
+    table.add_column("details")
+    table.add_column("s", justify="right")
+    for result in report.results:
+        direction = {True: "higher", False: "lower", None: "vs real"}[result.higher_is_better]
+        if result.status == "ok":
+            table.add_row(result.name, format_value(result.value), direction, details(result), f"{result.seconds:.1f}")
+        else:
+            table.add_row(result.name, result.status, direction, result.reason, "")
+    console.stdout.print(table)
+    for key, note in report.notes.items():
+        console.stdout.print(f"{key}: {note}")
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("eval")
+    def eval_command(
+        checkpoint: Path = typer.Argument(..., help="A model.safetensors file or a run folder holding one."),
+        dataset: str = typer.Option(None, "--dataset", "-d", help="Score against this data set (default: the checkpoint's)."),
+        data_dir: Path = typer.Option(None, "--data-dir", help="Where the data set's files are."),
+        metrics: str = typer.Option("all", "--metrics", "-m", help="Comma-separated metric names, or 'all'."),
+        n: int = typer.Option(1000, "-n", help="Real held-out images and generated samples to compare."),
+        seed: int = typer.Option(0, "--seed", help="Seed of the samples, pairs and subsets."),
+        device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:N, mps or auto."),
+        overrides: list[str] = typer.Option(None, "--set", help="Metric config: METRIC.key=value (repeatable)."),
+        as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
+    ) -> None:
+        """Score a checkpoint against the data set's held-out split (never its training images)."""
+        from genzoo.cli.training import resolve_checkpoint_path
+        from genzoo.config import apply_overrides
+        from genzoo.evaluation import evaluate_checkpoint, parse_metric_list
+        from genzoo.registry import get_registry
+        from genzoo.trainer import resolve_device
+
+        registry = get_registry()
+        names = parse_metric_list(metrics, registry.names("metric"))
+        configs = apply_overrides({}, overrides or [])
+        path = resolve_checkpoint_path(str(checkpoint))
+
+        def progress(name: str) -> None:
+            console.stderr.print(f"[dim]computing {name}...[/dim]")
+
+        report = evaluate_checkpoint(
+            path,
+            names,
+            dataset=dataset,
+            data_dir=data_dir,
+            n=n,
+            seed=seed,
+            device=str(resolve_device(device)),
+            configs=configs,
+            registry=registry,
+            progress=progress,
+        )
+        if as_json:
+            console.print_json(report.to_dict())
+        else:
+            print_table(report)
+        if any(r.status == "error" for r in report.results):
+            raise typer.Exit(1)

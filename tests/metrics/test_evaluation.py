@@ -1,0 +1,83 @@
+"""The evaluation runner and `genzoo eval` on tiny checkpoints against the embedded mnist5k test split."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from genzoo.evaluation import EvalContext, dataset_images, evaluate, evaluate_checkpoint
+
+
+def test_context_shares_samples_and_seeds_streams(metrics_registry) -> None:
+    model = metrics_registry.build_model("tiny-gen28", None, (1, 28, 28))
+    real = torch.rand(10, 1, 28, 28) * 2 - 1
+    a = EvalContext(model, real, n_generated=7, seed=3)
+    first = a.generated
+    assert first.shape == (7, 1, 28, 28) and a.generated is first
+    assert float(first.abs().max()) <= 1.0
+    b = EvalContext(model, real, n_generated=7, seed=3)
+    assert torch.equal(b.generated, first)
+    assert a.generator("x").initial_seed() == b.generator("x").initial_seed() != a.generator("y").initial_seed()
+
+
+def test_gan_gets_n_a_for_likelihood_and_values_for_the_rest(metrics_registry) -> None:
+    model = metrics_registry.build_model("tiny-gen28", None, (1, 28, 28))
+    spec = metrics_registry.get("dataset", "mnist5k")
+    real, _ = dataset_images(metrics_registry.build_dataset("mnist5k", None, spec.eval_split), 120, seed=0)
+    reference, _ = dataset_images(metrics_registry.build_dataset("mnist5k", None, "train"), 120, seed=1)
+    context = EvalContext(model, real, reference=reference, dataset="mnist5k", seed=0)
+    configs = {"ms-ssim": {"pairs": 50}, "kid": {"subsets": 5, "subset_size": 50}, "mmd-linear": {"repeats": 3}}
+    names = ["mmd", "mmd-linear", "ms-ssim", "fid", "kid", "elbo", "log-likelihood"]
+    results = {r.name: r for r in evaluate(context, names, configs, metrics_registry)}
+    assert results["elbo"].status == "n/a" and "encoder" in results["elbo"].reason
+    assert results["log-likelihood"].status == "n/a"
+    for name in ("mmd", "mmd-linear", "ms-ssim", "fid", "kid"):
+        assert results[name].status == "ok", results[name].reason
+    # An untrained generator is far from real digits; real-vs-real (train vs test digits) is close.
+    assert results["fid"].value > 5 * results["fid"].values["fid.floor"]
+    assert results["mmd"].value > 0.05
+    assert 0 < results["ms-ssim"].values["ms-ssim.real"] < 1
+
+
+def test_evaluate_checkpoint_of_a_vae_scores_the_likelihood_family(tiny_checkpoint, metrics_registry) -> None:
+    path = tiny_checkpoint("tiny-vae28")
+    configs = {name: {"samples": 4, "max_images": 20, "batch_size": 10} for name in ("elbo", "kl", "recon-error", "log-likelihood")}
+    report = evaluate_checkpoint(path, ["elbo", "kl", "recon-error", "log-likelihood"], n=40, configs=configs,
+                                 registry=metrics_registry)
+    values = {r.name: r.value for r in report.results}
+    assert report.split == "test" and report.dataset == "mnist5k"
+    assert values["elbo"] == pytest.approx(-values["recon-error"] - values["kl"], rel=1e-6)
+    assert values["elbo"] <= values["log-likelihood"] < 0
+    assert "Bernoulli" in report.notes["likelihood"]
+
+
+def test_cli_eval_prints_a_table_and_json(tiny_checkpoint, metrics_registry) -> None:
+    from genzoo.cli import build_app
+
+    path = tiny_checkpoint("tiny-gen28")
+    app = build_app(metrics_registry.host)
+    runner = CliRunner()
+    args = ["eval", str(path), "-n", "60", "--metrics", "mmd,ms-ssim,kl", "--set", "ms-ssim.pairs=30"]
+    table = runner.invoke(app, args)
+    assert table.exit_code == 0, table.output
+    assert "ms-ssim" in table.output and "n/a" in table.output and "mnist5k/test" in table.output
+    result = runner.invoke(app, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    rows = {row["metric"]: row for row in data["results"]}
+    assert rows["kl"]["status"] == "n/a" and rows["kl"]["value"] is None
+    assert rows["mmd"]["value"] > 0 and "ms-ssim.real" in rows["ms-ssim"]["values"]
+    assert data["n_generated"] == 60
+
+
+def test_cli_eval_unknown_metric_is_one_line(tiny_checkpoint, metrics_registry) -> None:
+    from genzoo.cli import build_app
+
+    path = tiny_checkpoint("tiny-gen28")
+    result = CliRunner().invoke(build_app(metrics_registry.host), ["eval", str(path), "--metrics", "mdm"])
+    assert result.exit_code != 0
+    assert "unknown metric 'mdm'" in result.output and "mmd" in result.output
+    assert "Traceback" not in result.output
