@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import types
 from pathlib import Path
 
@@ -11,6 +12,12 @@ from genzoo.plugins import PluginHost
 from genzoo.registry import Registry, set_registry
 
 REPO = Path(__file__).resolve().parents[1]
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # Each xdist worker is one process per core; more torch threads would only oversubscribe.
+    import torch
+
+    torch.set_num_threads(1)
 SHARED_MNIST = REPO.parent / "shared" / "data" / "mnist"
 
 

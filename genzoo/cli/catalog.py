@@ -101,7 +101,8 @@ def register(app: typer.Typer, get_host: Callable[[], Any]) -> None:
             table.add_column(column, overflow="fold")
         styles = {"ok": "green", "failed": "red", "disabled": "yellow"}
         for row in rows:
-            provides = ", ".join(f"{len(v)} {k}s" for k, v in row["provides"].items())
+            plural = {singular: p for p, singular in PLURALS.items()}
+            provides = ", ".join(f"{len(v)} {plural.get(k, k)}" for k, v in row["provides"].items())
             status = f"[{styles[row['status']]}]{row['status']}[/]"
             table.add_row(row["name"], row["distribution"], row["version"], status, provides, row["error"])
         console.stdout.print(table)
