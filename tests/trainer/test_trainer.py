@@ -143,3 +143,24 @@ def test_epochs_sets_the_step_budget(tiny_registry, tmp_path):
     # 96 images, batch 16 -> 6 batches per epoch; 3 batches per iteration -> 2 iterations per epoch
     result = train(tiny_config(steps=1, epochs=2.0), tmp_path / "run")
     assert result.step == 4
+
+
+def test_batch_stream_order_is_the_same_with_workers_and_after_seek(tiny_registry):
+    from genzoo.batches import BatchStream
+
+    dataset = tiny_registry.build_dataset("tiny-blobs", None, "train")
+    plain = BatchStream(dataset, batch_size=16, seed=3)
+    expected = [next(plain) for _ in range(9)]  # crosses the 6-batch epoch boundary
+    workers = BatchStream(dataset, batch_size=16, seed=3, num_workers=2)
+    assert all(torch.equal(a, next(workers)) for a in expected)
+    resumed = BatchStream(dataset, batch_size=16, seed=3)
+    resumed.seek(0, 4)
+    assert all(torch.equal(a, next(resumed)) for a in expected[4:])
+    assert resumed.position() == {"epoch": 1, "batch": 3}
+
+
+def test_ranks_get_disjoint_shards(tiny_registry):
+    from genzoo.batches import EpochBatchSampler
+
+    shards = [set(i for batch in EpochBatchSampler(96, 8, seed=0, epoch=0, rank=r, world=2) for i in batch) for r in (0, 1)]
+    assert not shards[0] & shards[1] and len(shards[0]) == len(shards[1]) == 48
