@@ -17,7 +17,7 @@ CATEGORIES = {
     "inconsistent": "inconsistent with the rest of their series",
     "duplicate": "duplicate slice positions",
     "gap": "outside the longest gap-free run (3D)",
-    "short-series": "in series too short for a volume",
+    "short-series": "in series too short for a volume (see min_slices)",
     "not-dicom": "not DICOM (ignored)",
 }
 SHOWN_PER_CATEGORY = 3

@@ -11,6 +11,7 @@ SeriesInstanceUID, never by folder.
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -89,7 +90,8 @@ def read_header(root: Path, rel: str) -> dict[str, Any]:
     path = root / rel
     magic = _has_dicom_magic(path)
     try:
-        with open(path, "rb") as handle:
+        with warnings.catch_warnings(record=True) as caught, open(path, "rb") as handle:
+            warnings.simplefilter("always")
             ds = pydicom.dcmread(handle, stop_before_pixels=True, force=not magic and path.suffix.lower() == ".dcm")
             pixel_offset = handle.tell()
         size = path.stat().st_size
@@ -97,13 +99,16 @@ def read_header(root: Path, rel: str) -> dict[str, Any]:
         return make_skip(rel, "not-dicom", "no DICOM preamble")
     except Exception as exc:  # noqa: BLE001 - pydicom raises many types on damaged files
         return make_skip(rel, "unreadable", f"cannot read header ({type(exc).__name__}: {str(exc)[:80]})")
-    if not magic and "SOPClassUID" not in ds and "Modality" not in ds:
-        return make_skip(rel, "not-dicom", "forced read found no DICOM image tags")
-
     meta = getattr(ds, "file_meta", None)
     sop_class = str(ds.get("SOPClassUID", "") or (meta.get("MediaStorageSOPClassUID", "") if meta else ""))
     if sop_class == MEDIA_STORAGE_DIRECTORY:
         return make_skip(rel, "not-image", "DICOMDIR (media storage directory)")
+    if "SOPClassUID" not in ds and "Modality" not in ds and "SeriesInstanceUID" not in ds:
+        if not magic:
+            return make_skip(rel, "not-dicom", "forced read found no DICOM image tags")
+        detail = f": {str(caught[0].message).split(' in file ')[0][:80]}" if caught else ""
+        return make_skip(rel, "unreadable", f"damaged header, no image tags could be read{detail}")
+
     modality = str(ds.get("Modality", ""))
     if modality and modality != "CT":
         return make_skip(rel, "not-ct", f"modality {modality}")
