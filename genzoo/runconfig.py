@@ -40,6 +40,8 @@ class TrainConfig:
     device: str = doc("auto, cpu, cuda, cuda:N or mps.", "auto")
     precision: Literal["fp32", "bf16", "fp16"] = doc("Autocast precision; fp16 uses one GradScaler per player.", "fp32")
     compile: bool = doc("torch.compile the model's networks.", False)
+    compile_backend: str = doc("torch.compile backend (inductor; eager or aot_eager to debug).", "inductor")
+    compile_mode: str = doc("torch.compile mode: default, reduce-overhead or max-autotune.", "default")
     channels_last: bool = doc("Use channels_last memory format for 2D nets on CUDA.", True)
     num_workers: int = doc("DataLoader worker processes.", 0)
     log_every: int = doc("Write a metrics.jsonl line every N steps.", 25)

@@ -185,9 +185,12 @@ class Trainer:
             torch.manual_seed(self.config.train.seed + 7919 * self.dist.rank + self.step)
 
     def _wrap(self) -> nn.Module:
-        if self.config.train.compile:
+        train = self.config.train
+        if train.compile:
+            # Compile each network in place: state_dict keys stay unchanged, and the players'
+            # loss code (with its autograd.grad gradient penalties) stays in eager mode.
             for child in self.model.children():
-                child.compile()
+                child.compile(backend=train.compile_backend, mode=None if train.compile_mode == "default" else train.compile_mode)
         if not self.dist.enabled:
             return self.model
         from torch.nn.parallel import DistributedDataParallel

@@ -164,3 +164,11 @@ def test_ranks_get_disjoint_shards(tiny_registry):
 
     shards = [set(i for batch in EpochBatchSampler(96, 8, seed=0, epoch=0, rank=r, world=2) for i in batch) for r in (0, 1)]
     assert not shards[0] & shards[1] and len(shards[0]) == len(shards[1]) == 48
+
+
+def test_compile_wraps_every_network_and_keeps_checkpoint_keys(tiny_registry, tmp_path):
+    # The eager backend checks the wiring quickly; inductor is exercised by --compile on a GPU.
+    trainer = Trainer(tiny_config(steps=2, compile=True, compile_backend="eager"), tmp_path / "run", progress=False)
+    result = trainer.fit()
+    assert all(getattr(child, "_compiled_call_impl", None) is not None for child in trainer.model.children())
+    assert all("_orig_mod" not in key for key in weights(result.model_path))
