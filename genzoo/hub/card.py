@@ -1,0 +1,267 @@
+"""Shareable model folders in the Hugging Face layout, and their model cards.
+
+``genzoo export RUN_DIR OUT`` writes::
+
+    OUT/model.safetensors   the run's final checkpoint, copied byte for byte (metadata intact)
+    OUT/config.json         the checkpoint's metadata, plus the run's training config under "training"
+    OUT/README.md           the model card (YAML front matter + Markdown)
+    OUT/samples.png         the run's newest sample grid, if it has one
+    OUT/eval.json           `genzoo eval --json` output, if the run folder has an eval.json
+
+The folder can be uploaded to a model hub as is, or published with ``genzoo push``.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import shutil
+import uuid
+from pathlib import Path
+from typing import Any
+
+from genzoo.checkpoint import MODEL_FILENAME, atomic_write, read_metadata
+from genzoo.config import parse_value
+from genzoo.errors import CheckpointError
+
+CARD_FILENAME = "README.md"
+CONFIG_FILENAME = "config.json"
+SAMPLES_FILENAME = "samples.png"
+EVAL_FILENAME = "eval.json"
+CARD_MARKER = "<!-- genzoo model card: `genzoo push` regenerates this file -->"
+DEFAULT_LICENSE = "apache-2.0"
+_TRAIN_FLAGS = {"steps": "--steps", "batch_size": "--batch-size", "seed": "--seed"}
+_TRAIN_SKIP = {"device", "num_workers", "epochs", *_TRAIN_FLAGS}
+
+
+def _set_value(value: Any) -> str:
+    """``value`` as ``--set`` parses it back (TOML literals; bare words stay strings)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value if parse_value(value) == value else json.dumps(value)
+    return json.dumps(value)
+
+
+def _flatten(prefix: str, values: dict[str, Any]) -> list[tuple[str, Any]]:
+    items = []
+    for key, value in values.items():
+        if isinstance(value, dict):
+            items.extend(_flatten(f"{prefix}{key}.", value))
+        else:
+            items.append((f"{prefix}{key}", value))
+    return items
+
+
+def reproduce_command(run_config: dict[str, Any], out: str | None = None) -> str:
+    """The ``genzoo run`` command that trains the same model again from a run's ``config.json``."""
+    from genzoo.runconfig import TrainConfig
+
+    args = ["genzoo", "run", run_config["model"], "--dataset", run_config.get("dataset", "mnist5k")]
+    if run_config.get("data_dir"):
+        args += ["--data-dir", str(run_config["data_dir"])]
+    train = run_config.get("train", {})
+    if train.get("epochs", 0) > 0:
+        args += ["--epochs", str(train["epochs"])]
+    for key, flag in _TRAIN_FLAGS.items():
+        if key in train and not (key == "steps" and train.get("epochs", 0) > 0):
+            args += [flag, str(train[key])]
+    defaults = TrainConfig().__dict__
+    sets = [(f"train.{k}", v) for k, v in train.items() if k not in _TRAIN_SKIP and defaults.get(k) != v]
+    sets += _flatten("", run_config.get("model_config", {}))
+    sets += _flatten("data.", run_config.get("data_config", {}))
+    for key, value in sets:
+        args += ["--set", f"{key}={_set_value(value)}"]
+    if out:
+        args += ["--out", out]
+    return shlex.join(args)
+
+
+def _dataset_license(dataset: str) -> str:
+    try:
+        from genzoo.registry import get_registry
+
+        return get_registry().get("dataset", dataset).license
+    except Exception:  # the data set's plugin may be absent where the card is written
+        return "unknown (see the data set's plugin)"
+
+
+def _eval_rows(evaluation: dict[str, Any]) -> list[str]:
+    rows = []
+    for result in evaluation.get("results", []):
+        if result.get("status") != "ok" or result.get("value") is None:
+            continue
+        better = {True: "higher", False: "lower"}.get(result.get("higher_is_better"), "closer to real")
+        rows.append(f"| {result['metric']} | {result['value']:.4g} | {better} |")
+    return rows
+
+
+def metrics_of(evaluation: dict[str, Any] | None) -> dict[str, float]:
+    """``{metric: value}`` of the successful results of a ``genzoo eval --json`` report."""
+    if not evaluation:
+        return {}
+    return {r["metric"]: float(r["value"]) for r in evaluation.get("results", [])
+            if r.get("status") == "ok" and isinstance(r.get("value"), (int, float))}
+
+
+def render_card(
+    config: dict[str, Any],
+    *,
+    load_reference: str,
+    evaluation: dict[str, Any] | None = None,
+    has_samples: bool = False,
+    license_id: str = DEFAULT_LICENSE,
+    title: str | None = None,
+) -> str:
+    """The Markdown model card of a model folder from its ``config.json`` (and eval report)."""
+    model, dataset = config["model"], config["dataset"]
+    training = config.get("training") or {}
+    train = training.get("train", {})
+    shape = "×".join(str(d) for d in config.get("data_shape", []))
+    lines = [
+        "---",
+        f"license: {license_id}",
+        "library_name: genzoo",
+        f"tags: [genzoo, generative-model, {model}, {dataset}]",
+        f"datasets: [{dataset}]",
+        "---",
+        CARD_MARKER,
+        "",
+        f"# {title or model + '-' + dataset}",
+        "",
+        f"A **{model}** model from the genzoo plugin `{config['plugin']}` "
+        f"({config.get('plugin_distribution', '')} {config.get('plugin_version', '')}), trained with genzoo "
+        f"{config.get('genzoo_version', '')} on **{dataset}** (images of shape {shape}) for {config.get('step')} steps.",
+        "",
+        "## How to load",
+        "",
+        "```bash",
+        f"genzoo sample {shlex.quote(load_reference)} -n 64 -o grid.png",
+        "```",
+        "",
+    ]
+    if "/" not in load_reference:
+        lines += [
+            "This finds the checkpoint in genzoo's default registry; for another registry set "
+            "`GENZOO_REGISTRY` to its folder or URL first, or `genzoo pull` it with `--registry`.",
+            "",
+        ]
+    lines += [
+        "In Python: `from genzoo.checkpoint import load_model; model, meta = load_model(\"model.safetensors\")`. "
+        "The file is safetensors (no pickle); its metadata names the model, plugin and config, so genzoo and "
+        f"the `{config.get('plugin_distribution') or config['plugin']}` plugin are all you need.",
+        "",
+        "## Training",
+        "",
+    ]
+    if train:
+        lines += ["| setting | value |", "|---|---|"]
+        for key in ("steps", "epochs", "batch_size", "seed", "precision"):
+            if key in train and not (key == "epochs" and not train[key]):
+                lines.append(f"| {key.replace('_', ' ')} | {train[key]} |")
+        overrides = _flatten("", training.get("model_config", {}))
+        lines.append(f"| model config overrides | {', '.join(f'`{k}={v}`' for k, v in overrides) or 'none (defaults)'} |")
+        lines += ["", "Reproduce it:", "", "```bash", reproduce_command(training), "```"]
+    else:
+        lines.append("The training config was not recorded with this checkpoint.")
+    lines += ["", "## Evaluation", ""]
+    rows = _eval_rows(evaluation or {})
+    if rows:
+        lines += [
+            f"On {evaluation.get('dataset')}/{evaluation.get('split')}: {evaluation.get('n_real')} real held-out images "
+            f"against {evaluation.get('n_generated')} samples, seed {evaluation.get('seed')} (`genzoo eval`).",
+            "", "| metric | value | better |", "|---|---|---|", *rows,
+        ]
+    else:
+        lines.append(f"Not evaluated yet: `genzoo eval {shlex.quote(load_reference)}` scores it on held-out data.")
+    if has_samples:
+        lines += ["", "## Samples", "", f"![samples from fixed noise]({SAMPLES_FILENAME})"]
+    lines += [
+        "", "## Model config (resolved)", "", "```json", json.dumps(config.get("config", {}), indent=2), "```",
+        "", "## License", "",
+        f"Weights: {license_id}. Training data ({dataset}): {_dataset_license(dataset)}.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def read_json(path: Path, what: str) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{path} is not readable JSON ({what}): {exc}") from None
+    if not isinstance(data, dict):
+        raise CheckpointError(f"{path} is not a JSON object ({what})")
+    return data
+
+
+def read_eval(folder: Path) -> dict[str, Any] | None:
+    """The folder's ``eval.json`` (``genzoo eval --json`` output), if it has one."""
+    path = folder / EVAL_FILENAME
+    if not path.is_file():
+        return None
+    data = read_json(path, "expected `genzoo eval --json` output")
+    if not isinstance(data.get("results"), list):
+        raise CheckpointError(f"{path} has no 'results' list; write it with `genzoo eval CKPT --json > {path}`")
+    return data
+
+
+def newest_samples(run_dir: Path) -> Path | None:
+    grids = sorted((run_dir / "samples").glob("*.png"))
+    return grids[-1] if grids else None
+
+
+def export_run(run_dir: Path, out: Path, *, license_id: str = DEFAULT_LICENSE, name: str | None = None) -> Path:
+    """Write the shareable model folder of a finished run (``OUT`` must not exist or be empty)."""
+    run_dir = Path(run_dir)
+    model_path = run_dir / MODEL_FILENAME if run_dir.is_dir() else run_dir
+    if not model_path.is_file():
+        raise CheckpointError(f"{run_dir} holds no {MODEL_FILENAME}; has the run finished?")
+    meta = read_metadata(model_path)
+    training, evaluation, samples = None, None, None
+    if run_dir.is_dir():  # a lone checkpoint file has no run folder to describe it
+        run_config_path = run_dir / CONFIG_FILENAME
+        training = read_json(run_config_path, "the run's config") if run_config_path.is_file() else None
+        if training is not None and "train" not in training:
+            training = training.get("training")  # an exported folder's config.json
+        evaluation = read_eval(run_dir)
+        samples = newest_samples(run_dir)
+        if samples is None and (run_dir / SAMPLES_FILENAME).is_file():
+            samples = run_dir / SAMPLES_FILENAME
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise CheckpointError(f"{out} already exists and is not empty; export into a new folder")
+    staging = out.parent / f".{out.name}.partial-{uuid.uuid4().hex[:8]}"
+    try:
+        staging.mkdir(parents=True)
+        shutil.copyfile(model_path, staging / MODEL_FILENAME)
+        config = {**meta, "training": training}
+        (staging / CONFIG_FILENAME).write_text(json.dumps(config, indent=2) + "\n")
+        if evaluation is not None:
+            (staging / EVAL_FILENAME).write_text(json.dumps(evaluation, indent=2) + "\n")
+        if samples is not None:
+            shutil.copyfile(samples, staging / SAMPLES_FILENAME)
+        card = render_card(config, load_reference=name or str(out), evaluation=evaluation,
+                           has_samples=samples is not None, license_id=license_id, title=name)
+        (staging / CARD_FILENAME).write_text(card)
+        if out.exists():
+            out.rmdir()
+        staging.rename(out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return out
+
+
+def refresh_card(folder: Path, name: str, *, license_id: str | None = None) -> None:
+    """Rewrite a genzoo-generated card so that it loads the model by its registry name."""
+    card = folder / CARD_FILENAME
+    if card.is_file() and CARD_MARKER not in card.read_text(errors="replace"):
+        return  # a card the author wrote by hand stays as it is
+    config = read_json(folder / CONFIG_FILENAME, "the model folder's config")
+    if license_id is None and card.is_file():
+        head = card.read_text(errors="replace").split("\n", 3)
+        license_id = next((line.split(":", 1)[1].strip() for line in head if line.startswith("license:")), None)
+    text = render_card(config, load_reference=name, evaluation=read_eval(folder),
+                       has_samples=(folder / SAMPLES_FILENAME).is_file(), license_id=license_id or DEFAULT_LICENSE,
+                       title=name.split("@")[0])
+    atomic_write(card, lambda tmp: tmp.write_text(text))

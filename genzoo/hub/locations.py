@@ -1,0 +1,195 @@
+"""Where a registry lives: a local or shared folder (read and write) or an HTTP(S) URL (read only).
+
+Both kinds fetch a file by its index path with a byte budget: a copy stops as soon as it has read
+more than the index promised, a short one is reported as truncated, and the SHA-256 is computed
+while copying. Only the standard library is used for HTTP (``urllib``); redirects to another
+host or scheme are refused, so an index cannot send genzoo anywhere but the registry it came from.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import os
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import BinaryIO
+
+from genzoo.hub.index import INDEX_FILENAME, MAX_INDEX_BYTES, RegistryError, RegistryIndex
+
+CHUNK = 1 << 20
+HTTP_TIMEOUT_S = 30.0
+ENV_REGISTRY = "GENZOO_REGISTRY"
+
+
+def default_registry() -> str:
+    """``$GENZOO_REGISTRY``, else the ``registry/`` folder next to the installed ``genzoo`` package."""
+    configured = os.environ.get(ENV_REGISTRY, "").strip()
+    if configured:
+        return configured
+    import genzoo
+
+    return str(Path(genzoo.__file__).resolve().parents[1] / "registry")
+
+
+class Location:
+    """A registry's root. Subclasses implement :meth:`open` and :meth:`describe`."""
+
+    writable = False
+
+    def __str__(self) -> str:
+        return self.describe()
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+    def open(self, relative: str) -> BinaryIO:
+        """Open a file of the registry (``relative`` already checked by the index) for reading."""
+        raise NotImplementedError
+
+    def key(self) -> str:
+        """A short stable name for this registry, used to keep caches of registries apart."""
+        return hashlib.sha256(self.describe().encode()).hexdigest()[:16]
+
+    def read_index(self) -> RegistryIndex:
+        """The parsed index; a folder without ``index.json`` is an empty registry."""
+        try:
+            handle = self.open(INDEX_FILENAME)
+        except FileNotFoundError:
+            return RegistryIndex(self.describe(), [])
+        with handle:
+            data = handle.read(MAX_INDEX_BYTES + 1)
+        if len(data) > MAX_INDEX_BYTES:
+            raise RegistryError(f"{self}/{INDEX_FILENAME} is larger than {MAX_INDEX_BYTES >> 20} MiB; refusing it")
+        return RegistryIndex.parse(data, self.describe())
+
+    def copy_to(self, relative: str, target: Path, expected_size: int) -> str:
+        """Copy ``relative`` to ``target`` reading at most ``expected_size`` bytes; return its SHA-256.
+
+        Raises :class:`RegistryError` when the source is longer or shorter than ``expected_size``
+        or the transfer breaks off.
+        """
+        digest = hashlib.sha256()
+        received = 0
+        try:
+            with self.open(relative) as source, target.open("wb") as sink:
+                while True:
+                    chunk = source.read(min(CHUNK, expected_size - received + 1))
+                    if not chunk:
+                        break
+                    received += len(chunk)
+                    if received > expected_size:
+                        raise RegistryError(
+                            f"{self}/{relative} is larger than the {expected_size} bytes its index entry "
+                            "promises; refusing it"
+                        )
+                    digest.update(chunk)
+                    sink.write(chunk)
+        except FileNotFoundError:
+            raise RegistryError(f"{self}/{relative} is listed in the index but missing from the registry") from None
+        except (http.client.HTTPException, OSError) as exc:
+            reason = "the connection closed early" if isinstance(exc, http.client.IncompleteRead) else exc
+            raise RegistryError(f"download of {self}/{relative} failed ({reason}); nothing was saved") from None
+        if received < expected_size:
+            raise RegistryError(
+                f"{self}/{relative} is truncated: got {received} of {expected_size} bytes; nothing was saved"
+            )
+        return digest.hexdigest()
+
+
+class FolderLocation(Location):
+    """A registry in a folder on this machine or a shared file system."""
+
+    writable = True
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root).expanduser().absolute()
+
+    def describe(self) -> str:
+        return str(self.root)
+
+    def exists(self) -> bool:
+        return self.root.is_dir()
+
+    def local_path(self, relative: str) -> Path:
+        """The file's path; a symbolic link that leads outside the registry is refused."""
+        path = self.root / relative
+        resolved, root = path.resolve(), self.root.resolve()
+        if not resolved.is_relative_to(root):
+            raise RegistryError(f"{self}/{relative} leads outside the registry (through a link); refusing it")
+        return path
+
+    def open(self, relative: str) -> BinaryIO:
+        if not self.root.is_dir():
+            raise RegistryError(
+                f"registry folder {self.root} does not exist; pass --registry or set ${ENV_REGISTRY}"
+            )
+        path = self.local_path(relative)
+        if path.is_dir():
+            raise RegistryError(f"{self}/{relative} is a folder, not a file")
+        return path.open("rb")
+
+
+class _SameOriginRedirects(urllib.request.HTTPRedirectHandler):
+    """Follow a redirect only within the registry's own scheme and host."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
+        old, new = urllib.parse.urlsplit(req.full_url), urllib.parse.urlsplit(newurl)
+        if (old.scheme, old.netloc) != (new.scheme, new.netloc):
+            raise RegistryError(f"{req.full_url} redirects to another host or scheme ({newurl}); refusing it")
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+class HttpLocation(Location):
+    """A read-only registry served over HTTP(S): the same folder behind a static web server."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base = base_url.rstrip("/") + "/"
+        parts = urllib.parse.urlsplit(self.base)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise RegistryError(f"registry URL {base_url!r} is not an http(s):// URL")
+        if parts.query or parts.fragment:
+            raise RegistryError(f"registry URL {base_url!r} must not have a query or fragment")
+        self._opener = urllib.request.build_opener(_SameOriginRedirects)
+
+    def describe(self) -> str:
+        return self.base.rstrip("/")
+
+    def url(self, relative: str) -> str:
+        url = urllib.parse.urljoin(self.base, relative)
+        base, target = urllib.parse.urlsplit(self.base), urllib.parse.urlsplit(url)
+        if (target.scheme, target.netloc) != (base.scheme, base.netloc) or not target.path.startswith(base.path):
+            raise RegistryError(f"{relative!r} resolves outside the registry {self}; refusing it")
+        return url
+
+    def open(self, relative: str) -> BinaryIO:
+        url = self.url(relative)
+        request = urllib.request.Request(url, headers={"User-Agent": "genzoo", "Accept-Encoding": "identity"})
+        try:
+            return self._opener.open(request, timeout=HTTP_TIMEOUT_S)
+        except urllib.error.HTTPError as exc:
+            exc.close()
+            if exc.code == 404:
+                if relative == INDEX_FILENAME:
+                    raise RegistryError(f"{url} does not exist (HTTP 404); is {self} a genzoo registry?") from None
+                raise FileNotFoundError(url) from None
+            raise RegistryError(f"{url}: HTTP {exc.code} {exc.reason}") from None
+        except urllib.error.URLError as exc:
+            raise RegistryError(f"cannot reach registry {self}: {exc.reason} (offline?)") from None
+        except (http.client.HTTPException, OSError) as exc:
+            raise RegistryError(f"cannot reach registry {self}: {exc}") from None
+
+
+def open_location(location: str | Path | None = None) -> Location:
+    """A registry location from a folder path, a ``file://`` URL or an ``http(s)://`` base URL."""
+    text = str(location) if location is not None else default_registry()
+    scheme = urllib.parse.urlsplit(text).scheme.lower()
+    if scheme in ("http", "https"):
+        return HttpLocation(text)
+    if scheme == "file":
+        return FolderLocation(urllib.request.url2pathname(urllib.parse.urlsplit(text).path))
+    if "://" in text:
+        raise RegistryError(f"registry {text!r}: use a folder path, file://, http:// or https://")
+    return FolderLocation(text)

@@ -1,0 +1,171 @@
+"""``genzoo push``: publish a run, a model folder or a checkpoint file as a new registry version.
+
+Publishing never overwrites: a version is a new folder ``<name>/<version>/`` and a new index
+entry, and an existing ``name@version`` is refused. It happens under a lock file
+(``.index.lock``, created with O_EXCL, which also works on shared file systems), files are staged
+in a hidden folder and renamed into place, and ``index.json`` is replaced atomically (temp file,
+fsync, rename) as the last step, so readers see either the old index or the new one, and never an
+entry whose files are incomplete.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from genzoo.checkpoint import MODEL_FILENAME, atomic_write, read_header, read_metadata
+from genzoo.errors import CheckpointError
+from genzoo.hub.cache import sha256_file
+from genzoo.hub.card import (
+    CARD_FILENAME,
+    CONFIG_FILENAME,
+    DEFAULT_LICENSE,
+    export_run,
+    metrics_of,
+    read_eval,
+    read_json,
+    refresh_card,
+)
+from genzoo.hub.index import INDEX_FILENAME, KIND_FORMATS, FileRecord, IndexEntry, RegistryError, check_name
+from genzoo.hub.locations import FolderLocation, open_location
+
+LOCK_FILENAME = ".index.lock"
+
+
+@contextmanager
+def index_lock(root: Path) -> Iterator[None]:
+    """Hold the registry's publishing lock for the duration of the block."""
+    lock = root / LOCK_FILENAME
+    try:
+        fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+    except FileExistsError:
+        raise RegistryError(
+            f"{lock} exists: another push is publishing to this registry; if none is running "
+            "(a push crashed), delete the file and try again"
+        ) from None
+    try:
+        os.write(fd, f"{socket.gethostname()} pid {os.getpid()} at {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}\n".encode())
+        os.close(fd)
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
+
+
+def _kind_of(path: Path) -> str:
+    _, meta = read_header(path)
+    for kind, format_tag in KIND_FORMATS.items():
+        if meta.get("format") == format_tag:
+            return kind
+    raise CheckpointError(f"{path} is a safetensors file but not a genzoo checkpoint (format {meta.get('format')!r})")
+
+
+def _feature_net_card(meta: dict[str, str], name: str, file_name: str) -> str:
+    rows = "\n".join(f"| {key} | {value} |" for key, value in sorted(meta.items()))
+    return (
+        f"---\nlicense: {DEFAULT_LICENSE}\nlibrary_name: genzoo\ntags: [genzoo, feature-network]\n---\n"
+        f"# {name.split('@')[0]}\n\nA genzoo feature network (the classifier FID and KID embed images with), "
+        f"stored as safetensors.\n\n## How to use\n\n```bash\ngenzoo pull {name}\n"
+        f"genzoo eval CKPT --metrics fid,kid --set fid.classifier=PATH/{file_name} --set kid.classifier=PATH/{file_name}\n```\n\n"
+        f"where PATH is the folder `genzoo pull` prints.\n\n## Provenance (file metadata)\n\n| field | value |\n|---|---|\n{rows}\n"
+    )
+
+
+def _stage(source: Path, staging: Path, ref: str, license_id: str | None) -> Path:
+    """Fill ``staging`` with the files to publish; returns the checkpoint's path in it."""
+    if source.is_file():
+        kind = _kind_of(source)
+        if kind == "model":
+            export_run(source, staging, name=ref, license_id=license_id or DEFAULT_LICENSE)
+            return staging / MODEL_FILENAME
+        staging.mkdir()
+        shutil.copyfile(source, staging / source.name)
+        (staging / CARD_FILENAME).write_text(_feature_net_card(read_header(source)[1], ref, source.name))
+        return staging / source.name
+    if not (source / MODEL_FILENAME).is_file():
+        raise CheckpointError(f"{source} holds no {MODEL_FILENAME}: push a finished run, a model folder or a .safetensors file")
+    config_path = source / CONFIG_FILENAME
+    is_run = not config_path.is_file() or "train" in read_json(config_path, "the run's or model folder's config")
+    if is_run:
+        export_run(source, staging, name=ref, license_id=license_id or DEFAULT_LICENSE)
+    else:  # an exported model folder: publish its files as they are
+        staging.mkdir()
+        for item in sorted(source.iterdir()):
+            if item.is_file() and not item.name.startswith("."):
+                shutil.copyfile(item, staging / item.name)
+        refresh_card(staging, ref, license_id=license_id)
+    return staging / MODEL_FILENAME
+
+
+def _entry(folder: Path, checkpoint: Path, name: str, version: str) -> IndexEntry:
+    kind = _kind_of(checkpoint)
+    files = {
+        item.name: FileRecord(sha256_file(item), item.stat().st_size)
+        for item in sorted(folder.iterdir()) if item.is_file() and item != checkpoint
+    }
+    fields = {}
+    if kind == "model":
+        meta = read_metadata(checkpoint)
+        fields = {"model": meta["model"], "plugin": meta["plugin"], "plugin_version": meta.get("plugin_version", ""),
+                  "dataset": meta["dataset"], "step": int(meta["step"])}
+    else:
+        fields = {"model": "feature-net", "dataset": read_header(checkpoint)[1].get("dataset", "")}
+    evaluation = read_eval(folder) if kind == "model" else None
+    return IndexEntry(
+        name=name, version=version, kind=kind, path=f"{name}/{version}/{checkpoint.name}",
+        sha256=sha256_file(checkpoint), size=checkpoint.stat().st_size, files=files,
+        metrics=metrics_of(evaluation), created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **fields,
+    )
+
+
+def push(
+    source: str | Path, registry: str | Path, name: str, tag: str | None = None, license_id: str | None = None
+) -> IndexEntry:
+    """Publish ``source`` (a run folder, model folder or checkpoint file) as ``name@tag`` (default: next vN)."""
+    location = open_location(registry)
+    if not isinstance(location, FolderLocation):
+        raise RegistryError(f"{location} is read-only over HTTP; push to the folder it serves (a local or shared path)")
+    check_name(name)
+    if tag is not None:
+        check_name(tag, "version tag")
+    source = Path(source)
+    if not source.exists():
+        raise CheckpointError(f"{source} does not exist")
+    root = location.root
+    root.mkdir(parents=True, exist_ok=True)
+    with index_lock(root):
+        index = location.read_index()
+        if tag is not None and any(e.version == tag for e in index.versions(name)):
+            raise RegistryError(
+                f"{name}@{tag} already exists in {location}; published versions are never overwritten: "
+                "choose another --tag, or leave it out to publish the next vN"
+            )
+        version = tag or index.next_version(name)
+        final = root / name / version
+        if final.exists():
+            raise RegistryError(f"{final} exists but is not in the index (left by a crashed push?); remove it or choose another --tag")
+        (root / name).mkdir(exist_ok=True)
+        staging = root / name / f".{version}.partial-{uuid.uuid4().hex[:8]}"
+        published = False
+        try:
+            checkpoint = _stage(source, staging, f"{name}@{version}", license_id)
+            staging.rename(final)
+            published = True
+            entry = _entry(final, final / checkpoint.name, name, version)
+            index.entries.append(entry)
+            atomic_write(root / INDEX_FILENAME, lambda tmp: tmp.write_text(index.to_json()))
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            if published:
+                shutil.rmtree(final, ignore_errors=True)
+            try:
+                (root / name).rmdir()
+            except OSError:
+                pass
+            raise
+    return entry

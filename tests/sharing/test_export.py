@@ -1,0 +1,88 @@
+"""`genzoo export`: the Hugging Face-style model folder and its model card."""
+
+from __future__ import annotations
+
+import json
+import shlex
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from typer.testing import CliRunner
+
+from genzoo.checkpoint import read_metadata
+from genzoo.errors import CheckpointError
+from genzoo.hub import export_run
+from genzoo.hub.card import reproduce_command
+
+runner = CliRunner()
+
+EVAL = {
+    "checkpoint": "x", "model": "tiny-gan", "dataset": "tiny-blobs", "split": "test", "n_real": 50,
+    "n_generated": 50, "seed": 0, "notes": {},
+    "results": [
+        {"metric": "mmd", "status": "ok", "value": 0.01234, "values": {"mmd": 0.01234}, "reason": "",
+         "higher_is_better": False, "seconds": 0.1},
+        {"metric": "elbo", "status": "n/a", "value": None, "values": {}, "reason": "no encoder",
+         "higher_is_better": True, "seconds": 0.0},
+    ],
+}
+
+
+def test_export_writes_model_config_card_and_samples(tiny_cli, run_dir, tmp_path):
+    (run_dir / "eval.json").write_text(json.dumps(EVAL))
+    out = tmp_path / "shared" / "tiny-model"
+    result = runner.invoke(tiny_cli, ["export", str(run_dir), str(out), "--license", "cc-by-4.0"])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == ["README.md", "config.json", "eval.json", "model.safetensors", "samples.png"]
+    assert (out / "model.safetensors").read_bytes() == (run_dir / "model.safetensors").read_bytes()
+    assert read_metadata(out / "model.safetensors")["step"] == 3
+    config = json.loads((out / "config.json").read_text())
+    assert config["model"] == "tiny-gan" and config["dataset"] == "tiny-blobs" and config["data_shape"] == [1, 8, 8]
+    assert config["training"]["train"]["steps"] == 3 and config["training"]["model_config"] == {"hidden": 8}
+    newest = sorted((run_dir / "samples").glob("*.png"))[-1]
+    assert newest.name == "step-00000003.png"
+    assert (out / "samples.png").read_bytes() == newest.read_bytes()
+    card = (out / "README.md").read_text()
+    assert card.startswith("---\nlicense: cc-by-4.0\nlibrary_name: genzoo\n")
+    assert f"genzoo sample {out} -n 64 -o grid.png" in card
+    assert "| steps | 3 |" in card and "| batch size | 8 |" in card and "`hidden=8`" in card
+    assert "| mmd | 0.01234 | lower |" in card and "elbo" not in card  # only results that were computed
+    assert "![samples from fixed noise](samples.png)" in card
+    assert "Training data (tiny-blobs): CC0." in card
+    assert "plugin `tiny` (genzoo-tiny 0.0.1)" in card
+
+
+def test_card_without_eval_says_how_to_evaluate(tiny_registry, run_dir, tmp_path):
+    out = export_run(run_dir, tmp_path / "m")
+    card = (out / "README.md").read_text()
+    assert f"Not evaluated yet: `genzoo eval {out}`" in card
+    assert not (out / "eval.json").exists()
+
+
+def test_reproduce_command_in_the_card_trains_the_same_weights(tiny_cli, run_dir, tmp_path):
+    run_config = json.loads((run_dir / "config.json").read_text())
+    command = reproduce_command(run_config, out=str(tmp_path / "again"))
+    args = shlex.split(command)
+    assert args[:2] == ["genzoo", "run"] and "--set" in args
+    result = runner.invoke(tiny_cli, [*args[1:], "--device", "cpu", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    again = json.loads((tmp_path / "again" / "config.json").read_text())
+    assert again == run_config
+    original, retrained = load_file(str(run_dir / "model.safetensors")), load_file(str(tmp_path / "again" / "model.safetensors"))
+    assert original.keys() == retrained.keys()
+    assert all(torch.equal(original[k], retrained[k]) for k in original)
+
+
+def test_export_refuses_a_non_empty_target_and_a_run_without_model(tiny_cli, run_dir, tmp_path):
+    taken = tmp_path / "taken"
+    taken.mkdir()
+    (taken / "keep.txt").write_text("mine")
+    result = runner.invoke(tiny_cli, ["export", str(run_dir), str(taken)])
+    assert result.exit_code == 1
+    assert result.stderr.strip() == f"genzoo: error: {taken} already exists and is not empty; export into a new folder"
+    assert [p.name for p in taken.iterdir()] == ["keep.txt"]
+    (run_dir / "model.safetensors").unlink()
+    with pytest.raises(CheckpointError, match="holds no model.safetensors; has the run finished"):
+        export_run(run_dir, tmp_path / "new")
+    assert not (tmp_path / "new").exists()
