@@ -4,7 +4,10 @@ autoencoder for unlabelled data, stored as safetensors with their provenance in 
 LeNet-5 (REFERENCE §3.3): conv 5x5 (6, padding 2) → ReLU → max-pool 2 → conv 5x5 (16) → ReLU →
 max-pool 2 → adaptive average pool to 5 px per axis → fc 120 → ReLU → fc 84 → ReLU → fc classes.
 The features are the 84-d penultimate activations (TTUR issue #24: "the statistics of one of the
-last layers"). The trunk is dimension-generic: Conv3d/MaxPool3d for (C, D, H, W) volumes.
+last layers"), divided by one fixed ``feature_scale``: their root-mean-square on the training images,
+stored in the file. The division makes a·b/d about 1, the regime KID's cubic kernel (a·b/d + 1)³ was
+designed for with Inception features; raw LeNet features (RMS about 4.4) inflate KID's value and
+variance by orders of magnitude. FID scales by 1/feature_scale², nothing else changes. The trunk is dimension-generic: Conv3d/MaxPool3d for (C, D, H, W) volumes.
 
 Unlabelled data (Pancreas-CT has no labels): the same trunk encodes to an 84-d code, and a linear
 decoder reconstructs a 16-px-per-axis thumbnail of the input (tanh, MSE). We chose an autoencoder
@@ -63,14 +66,15 @@ class FeatureNet(nn.Module):
         self.kind = kind
         self.num_classes = num_classes
         self.num_features = FEATURE_DIM  # torchmetrics' custom-extractor protocol
+        self.feature_scale = 1.0
         self.trunk = LeNetTrunk(self.data_shape)
         spatial = len(self.data_shape) - 1
         out = num_classes if kind == "classifier" else self.data_shape[0] * THUMBNAIL**spatial
         self.head = nn.Linear(FEATURE_DIM, out)
 
     def features(self, x: Tensor) -> Tensor:
-        """(N, 84) penultimate activations of images in [-1, 1]."""
-        return self.trunk(x.float())
+        """(N, 84) penultimate activations of images in [-1, 1], divided by ``feature_scale``."""
+        return self.trunk(x.float()) / self.feature_scale
 
     def forward(self, x: Tensor) -> Tensor:
         """Class logits (classifier) or the flattened thumbnail reconstruction (autoencoder)."""
@@ -95,6 +99,7 @@ def save_feature_net(path: str | Path, net: FeatureNet, meta: dict[str, Any]) ->
         "data_shape": json.dumps(list(net.data_shape)),
         "num_classes": str(net.num_classes),
         "feature_dim": str(FEATURE_DIM),
+        "feature_scale": repr(float(net.feature_scale)),
     }
     header.update({key: value if isinstance(value, str) else json.dumps(value) for key, value in meta.items()})
     state = {key: value.detach().contiguous().cpu() for key, value in net.state_dict().items()}
@@ -128,6 +133,7 @@ def load_feature_net(path: str | Path, device: str = "cpu") -> tuple[FeatureNet,
     meta = read_metadata(path)
     net = FeatureNet(tuple(json.loads(meta["data_shape"])), meta["kind"], int(meta["num_classes"]))
     net.load_state_dict(load_file(str(path)))
+    net.feature_scale = float(meta.get("feature_scale", 1.0))
     net.requires_grad_(False)
     return net.to(device).eval(), meta
 
@@ -232,7 +238,10 @@ def train_feature_net(
         if progress is not None:
             progress(epoch + 1, epochs, float(loss.detach()))
     net.requires_grad_(False)
-    return net.eval()
+    net.eval()
+    raw = extract_features(net, images)
+    net.feature_scale = float(raw.pow(2).mean().sqrt()) or 1.0
+    return net
 
 
 # --- locating feature networks and sharing their features across metrics --------------------------

@@ -97,4 +97,7 @@ def train_classifier_command(
 
 def register(app: typer.Typer) -> None:
     """Add the plugin's commands to the root app."""
+    from genzoo_metrics.report_command import report_command
+
     app.command("train-classifier")(train_classifier_command)
+    app.command("report")(report_command)
