@@ -47,6 +47,7 @@ class Series:
             "spacing_mm": [round(v, 6) for v in self.spacing],
             "shape": list(self.shape),
             "gaps": self.gaps,
+            "files": self.files,
         }
 
 
