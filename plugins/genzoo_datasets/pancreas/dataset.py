@@ -43,9 +43,6 @@ class PancreasDataset(TensorImageDataset):
         self.folder = folder
         self.split = split
 
-    def __getitem__(self, index: int) -> torch.Tensor:
-        return self.images[index].float()
-
 
 def _check_split(manifest: dict[str, Any], split: str, where: Path) -> None:
     if split not in SPLITS:

@@ -175,6 +175,7 @@ def series_job(root: Path, folder: Path, built: series_mod.Series, key: str, par
     """The picklable task :func:`process.process_series` runs for one series."""
     return {
         "root": str(root),
+        "key": key,
         "out": str(folder / "series" / f"{key}.npy"),
         "uid": built.uid,
         "files": built.files,
@@ -228,7 +229,6 @@ def prepare(
     folder = folder or default_cache_folder(root, config)
     ensure_dir(folder / "series")
     old = load_manifest(folder) or {}
-    params = config.output_params()
     listing = scan.walk_files(root, exclude=folder)
     if not listing:
         raise DataError(f"pancreas: no files under {root}; pass the folder that holds the PANCREAS_* patient folders")
@@ -285,7 +285,7 @@ def build_manifest(
     by_key = {e["key"]: e for e in entries}
     task = bar.add_task("preparing series", total=sum(len(j["files"]) for j in jobs))
     for job, outcome in zip(jobs, executor.map(process.process_series, jobs)):
-        entry = by_key[job["out"].rsplit("/", 1)[-1][:-4]]
+        entry = by_key[job["key"]]
         entry.update(count=outcome["count"], skips=outcome["skips"], error=outcome["error"])
         result.series_built += 1
         bar.advance(task, len(job["files"]))
