@@ -5,7 +5,6 @@ from __future__ import annotations
 import gzip
 import importlib.util
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -56,9 +55,7 @@ def test_cache_is_written_and_used(private_cache, monkeypatch):
     cached = sorted(p.name for p in (private_cache / "mnist5k").iterdir())
     assert len(cached) == 2 and all(name.endswith(".npy") for name in cached)
     monkeypatch.setattr(mnist5k, "parse_csv", lambda path: pytest.fail("CSV parsed although cached"))
-    start = time.perf_counter()
-    images, labels = mnist5k.load_arrays()
-    assert time.perf_counter() - start < 1.0  # generous: the point is that no CSV parse happens
+    images, labels = mnist5k.load_arrays()  # from the .npy cache: parse_csv would fail the test
     assert images.shape == (5000, 28, 28) and images.dtype == np.uint8 and labels.shape == (5000,)
 
 
