@@ -55,7 +55,7 @@ def register(app: typer.Typer) -> None:
 
         path, entry = pull(reference, registry)
         if as_json:
-            console.print_json({"path": str(path), "folder": str(path.parent), **entry.to_dict()})
+            console.print_json({**entry.to_dict(), "file": str(path), "folder": str(path.parent)})
         else:
             console.stdout.print(f"{entry.ref} -> {path}")
 
@@ -79,12 +79,13 @@ def register(app: typer.Typer) -> None:
         from rich.table import Table
 
         table = Table(title=f"registry {index.location}", title_justify="left")
-        for column in ("name", "version", "model", "dataset", "step", "size", "sha256", "metrics", "created"):
-            table.add_column(column, justify="right" if column in ("step", "size") else "left")
+        for column in ("name", "version", "model", "dataset", "step", "size", "sha256", "metrics"):
+            table.add_column(column, justify="right" if column in ("step", "size") else "left",
+                             no_wrap=column in ("name", "version", "sha256"))
         for e in index.entries:
             metrics = ", ".join(f"{k}={v:.4g}" for k, v in e.metrics.items())
-            table.add_row(e.name, e.version, e.model, e.dataset, str(e.step), _size(e.size + sum(f.size for f in e.files.values())),
-                          e.sha256[:12], metrics, e.created)
+            size = _size(e.size + sum(f.size for f in e.files.values()))
+            table.add_row(e.name, e.version, e.model, e.dataset, str(e.step), size, e.sha256[:12], metrics)
         console.stdout.print(table)
 
     app.add_typer(registry_app, name="registry")
