@@ -70,9 +70,9 @@ def _feature_net_card(meta: dict[str, str], name: str, file_name: str) -> str:
     return (
         f"---\nlicense: {DEFAULT_LICENSE}\nlibrary_name: genzoo\ntags: [genzoo, feature-network]\n---\n"
         f"# {name.split('@')[0]}\n\nA genzoo feature network (the classifier FID and KID embed images with), "
-        f"stored as safetensors.\n\n## How to use\n\n```bash\ngenzoo pull {name}\n"
-        f"genzoo eval CKPT --metrics fid,kid --set fid.classifier=PATH/{file_name} --set kid.classifier=PATH/{file_name}\n```\n\n"
-        f"where PATH is the folder `genzoo pull` prints.\n\n## Provenance (file metadata)\n\n| field | value |\n|---|---|\n{rows}\n"
+        f"stored as safetensors.\n\n## How to use\n\n```bash\ngenzoo pull {name}   # prints the path of {file_name}\n"
+        "genzoo eval CKPT --metrics fid,kid --set fid.classifier=FILE --set kid.classifier=FILE\n```\n\n"
+        f"## Provenance (file metadata)\n\n| field | value |\n|---|---|\n{rows}\n"
     )
 
 

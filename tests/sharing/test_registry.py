@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from genzoo.cli.training import resolve_checkpoint_path
-from genzoo.errors import UnknownNameError
+from genzoo.errors import GenzooError, UnknownNameError
 from genzoo.hub import export_run, list_entries, push
 from genzoo.hub.index import RegistryError
 from tests.sharing.conftest import cached_files
@@ -136,3 +136,27 @@ def test_unknown_name_error_type(tiny_registry, run_dir, tmp_path):
     push(run_dir, tmp_path / "r", "alpha-gan-mnist5k")
     with pytest.raises(UnknownNameError, match="did you mean alpha-gan-mnist5k"):
         list_entries(tmp_path / "r").find("alpha-gan-mnist")
+
+
+def test_feature_network_file_is_published_and_pulled_as_its_own_kind(tmp_path, cache):
+    import torch
+    from safetensors.torch import save_file
+
+    from genzoo.hub import pull
+
+    net = tmp_path / "lenet-blobs.safetensors"
+    save_file({"conv.weight": torch.randn(4, 1, 3, 3)}, str(net),
+              metadata={"format": "genzoo-feature-net/1", "dataset": "tiny-blobs", "test_accuracy": "0.9"})
+    entry = push(net, tmp_path / "registry", "lenet-blobs")
+    assert (entry.kind, entry.model, entry.dataset, entry.path) == ("feature-net", "feature-net", "tiny-blobs",
+                                                                     "lenet-blobs/v1/lenet-blobs.safetensors")
+    card = (tmp_path / "registry" / "lenet-blobs" / "v1" / "README.md").read_text()
+    assert "--set fid.classifier=FILE" in card and "| test_accuracy | 0.9 |" in card
+    path, pulled = pull("lenet-blobs", tmp_path / "registry")
+    assert path.name == "lenet-blobs.safetensors" and path.read_bytes() == net.read_bytes()
+    assert path.is_relative_to(cache / "hub") and pulled.kind == "feature-net"
+    plain = tmp_path / "plain.safetensors"
+    save_file({"w": torch.zeros(1)}, str(plain))
+    with pytest.raises(GenzooError, match="is a safetensors file but not a genzoo checkpoint"):
+        push(plain, tmp_path / "registry", "plain")
+    assert not (tmp_path / "registry" / "plain").exists()
