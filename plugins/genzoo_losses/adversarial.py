@@ -75,6 +75,9 @@ class AdversarialLoss:
 
     role = "adversarial"
     name = "adversarial"
+    #: True when adding a constant to every score changes no loss (Wasserstein): a critic's
+    #: output bias would then get no gradient, so models build the critic head without one.
+    shift_invariant = False
 
     def __init__(self, config: AdversarialConfig | None = None) -> None:
         self.config = config if config is not None else AdversarialConfig()
@@ -110,6 +113,7 @@ class WassersteinGP(AdversarialLoss):
     """WGAN-GP: L_D = E[D(fake)] - E[D(real)] + lambda*GP, L_G = -E[D(fake)]."""
 
     name = "wasserstein-gp"
+    shift_invariant = True
 
     def __init__(self, config: WassersteinGPConfig | None = None) -> None:
         super().__init__(config if config is not None else WassersteinGPConfig())

@@ -64,7 +64,7 @@ class L1Config:
 
     reduction: Reduction = doc(
         "'sum': sum over pixels/voxels per sample, then mean over the batch; 'mean': mean over all elements",
-        "mean",
+        "sum",
     )
     scale: float = doc("Laplace scale b used by log_prob (likelihood evaluation only)", 0.1)
 

@@ -80,7 +80,9 @@ class LatentModel(GenerativeModel):
                 "batch norm in a critic breaks the per-sample gradient penalty: "
                 "set net.discriminator_norm=none (or layer)"
             )
-        setattr(self, attribute, build_encoder(self.plan, net, net.discriminator_width, 1, net.discriminator_norm))
+        head_bias = not getattr(adversarial, "shift_invariant", False)
+        critic = build_encoder(self.plan, net, net.discriminator_width, 1, net.discriminator_norm, head_bias)
+        setattr(self, attribute, critic)
 
     def _set_observation(self, name: str = "bernoulli", options: dict[str, Any] | None = None) -> None:
         self.observation = build_loss("reconstruction", name, options, "observation")

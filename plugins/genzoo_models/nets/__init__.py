@@ -61,14 +61,18 @@ def plan(data_shape: Sequence[int], architecture: str = "auto") -> NetPlan:
     return NetPlan(architecture, dims, shape[0], size, stages)
 
 
-def build_encoder(p: NetPlan, cfg: NetConfig, width: int, out_features: int, norm_kind: str) -> nn.Module:
+def build_encoder(
+    p: NetPlan, cfg: NetConfig, width: int, out_features: int, norm_kind: str, head_bias: bool = True
+) -> nn.Module:
     """An encoder or critic mapping a batch of data to ``(B, out_features)``."""
     if p.architecture == "resnet":
         return ResNetEncoder(
-            p.dims, p.channels, p.size, p.stages, width, cfg.max_width, out_features, norm_kind, cfg.blocks_per_stage
+            p.dims, p.channels, p.size, p.stages, width, cfg.max_width, out_features, norm_kind,
+            cfg.blocks_per_stage, head_bias,
         )
     return ConvEncoder(
-        p.dims, p.channels, p.size, p.stages, width, cfg.max_width, out_features, norm_kind, cfg.blocks_per_stage - 1
+        p.dims, p.channels, p.size, p.stages, width, cfg.max_width, out_features, norm_kind,
+        cfg.blocks_per_stage - 1, head_bias,
     )
 
 

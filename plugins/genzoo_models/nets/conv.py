@@ -10,7 +10,8 @@ stride 2, padding 1 (64^3 -> 4^3, 32^3 -> 2^3), BatchNorm and LeakyReLU in the e
 batch norm in a WGAN-GP critic. The 3D generator mirrors it with nearest upsampling followed by a
 3x3x3 convolution (no checkerboard artefacts from transposed convolutions).
 
-``extra_layers`` adds that many stride-1 3x3(x3) conv layers after each resampling layer (depth).
+Convolutions followed by batch norm have no bias (BN cancels it exactly; a bias there would get
+a zero gradient). ``extra_layers`` adds that many stride-1 3x3(x3) conv layers after each resampling layer (depth).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class ConvEncoder(nn.Module):
         out_features: int,
         norm_kind: str,
         extra_layers: int = 0,
+        head_bias: bool = True,
     ) -> None:
         super().__init__()
         kernel = 4 if dims == 2 else 3
@@ -43,16 +45,18 @@ class ConvEncoder(nn.Module):
         layers: list[nn.Module] = []
         previous = in_channels
         for i, ch in enumerate(chans):
-            layers.append(conv(dims, previous, ch, kernel, stride=2, padding=1))
-            if i > 0:
+            normed = i > 0
+            layers.append(conv(dims, previous, ch, kernel, stride=2, padding=1, bias=not (normed and norm_kind == "batch")))
+            if normed:
                 layers.append(norm(norm_kind, dims, ch))
             layers.append(nn.LeakyReLU(0.2))
             for _ in range(extra_layers):
-                layers += [conv(dims, ch, ch, 3, padding=1), norm(norm_kind, dims, ch), nn.LeakyReLU(0.2)]
+                layers += [conv(dims, ch, ch, 3, padding=1, bias=norm_kind != "batch"), norm(norm_kind, dims, ch)]
+                layers.append(nn.LeakyReLU(0.2))
             previous = ch
         self.features = nn.Sequential(*layers)
         bottleneck = size // 2**stages
-        self.head = nn.Linear(previous * bottleneck**dims, out_features)
+        self.head = nn.Linear(previous * bottleneck**dims, out_features, bias=head_bias)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.head(self.features(x).flatten(1))
@@ -80,12 +84,12 @@ class ConvGenerator(nn.Module):
         layers: list[nn.Module] = [norm("batch", dims, chans[0]), nn.ReLU()]
         for ch_in, ch_out in zip(chans[:-1], chans[1:]):
             if dims == 2:
-                layers.append(conv_transpose(dims, ch_in, ch_out, 4, stride=2, padding=1))
+                layers.append(conv_transpose(dims, ch_in, ch_out, 4, stride=2, padding=1, bias=False))
             else:
-                layers += [upsample(), conv(dims, ch_in, ch_out, 3, padding=1)]
+                layers += [upsample(), conv(dims, ch_in, ch_out, 3, padding=1, bias=False)]
             layers += [norm("batch", dims, ch_out), nn.ReLU()]
             for _ in range(extra_layers):
-                layers += [conv(dims, ch_out, ch_out, 3, padding=1), norm("batch", dims, ch_out), nn.ReLU()]
+                layers += [conv(dims, ch_out, ch_out, 3, padding=1, bias=False), norm("batch", dims, ch_out), nn.ReLU()]
         layers.append(conv(dims, chans[-1], out_channels, 3, padding=1))
         self.body = nn.Sequential(*layers)
 

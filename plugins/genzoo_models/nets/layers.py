@@ -9,16 +9,20 @@ from genzoo.errors import ConfigError
 NORMS = ("batch", "layer", "none")
 
 
-def conv(dims: int, in_ch: int, out_ch: int, kernel: int, stride: int = 1, padding: int = 0) -> nn.Module:
+def conv(
+    dims: int, in_ch: int, out_ch: int, kernel: int, stride: int = 1, padding: int = 0, bias: bool = True
+) -> nn.Module:
     """``Conv2d`` or ``Conv3d``."""
     cls = {2: nn.Conv2d, 3: nn.Conv3d}[dims]
-    return cls(in_ch, out_ch, kernel, stride=stride, padding=padding)
+    return cls(in_ch, out_ch, kernel, stride=stride, padding=padding, bias=bias)
 
 
-def conv_transpose(dims: int, in_ch: int, out_ch: int, kernel: int, stride: int, padding: int) -> nn.Module:
+def conv_transpose(
+    dims: int, in_ch: int, out_ch: int, kernel: int, stride: int, padding: int, bias: bool = True
+) -> nn.Module:
     """``ConvTranspose2d`` or ``ConvTranspose3d``."""
     cls = {2: nn.ConvTranspose2d, 3: nn.ConvTranspose3d}[dims]
-    return cls(in_ch, out_ch, kernel, stride=stride, padding=padding)
+    return cls(in_ch, out_ch, kernel, stride=stride, padding=padding, bias=bias)
 
 
 def avg_pool(dims: int) -> nn.Module:

@@ -28,7 +28,7 @@ class ResBlock(nn.Module):
             norm(norm_kind, dims, in_ch),
             act,
             *up,
-            conv(dims, in_ch, out_ch, 3, padding=1),
+            conv(dims, in_ch, out_ch, 3, padding=1, bias=norm_kind != "batch"),
             norm(norm_kind, dims, out_ch),
             act,
             conv(dims, out_ch, out_ch, 3, padding=1),
@@ -55,6 +55,7 @@ class ResNetEncoder(nn.Module):
         out_features: int,
         norm_kind: str,
         blocks_per_stage: int = 1,
+        head_bias: bool = True,
     ) -> None:
         super().__init__()
         chans = widths(width, stages, max_width)
@@ -65,7 +66,7 @@ class ResNetEncoder(nn.Module):
                 layers.append(ResBlock(dims, ch_out, ch_out, "none", norm_kind, nn.LeakyReLU(0.2)))
         layers.append(nn.LeakyReLU(0.2))
         self.features = nn.Sequential(*layers)
-        self.head = nn.Linear(chans[-1] * (size // 2**stages) ** dims, out_features)
+        self.head = nn.Linear(chans[-1] * (size // 2**stages) ** dims, out_features, bias=head_bias)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.head(self.features(x).flatten(1))
