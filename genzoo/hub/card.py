@@ -66,6 +66,8 @@ def reproduce_command(run_config: dict[str, Any], out: str | None = None) -> str
     for key, flag in _TRAIN_FLAGS.items():
         if key in train and not (key == "steps" and train.get("epochs", 0) > 0):
             args += [flag, str(train[key])]
+    if train.get("device", "auto") != "auto":  # the same device gives the same numerics
+        args += ["--device", str(train["device"])]
     defaults = TrainConfig().__dict__
     sets = [(f"train.{k}", v) for k, v in train.items() if k not in _TRAIN_SKIP and defaults.get(k) != v]
     sets += _flatten("", run_config.get("model_config", {}))

@@ -64,8 +64,9 @@ def test_reproduce_command_in_the_card_trains_the_same_weights(tiny_cli, run_dir
     run_config = json.loads((run_dir / "config.json").read_text())
     command = reproduce_command(run_config, out=str(tmp_path / "again"))
     args = shlex.split(command)
-    assert args[:2] == ["genzoo", "run"] and "--set" in args
-    result = runner.invoke(tiny_cli, [*args[1:], "--device", "cpu", "--no-progress"])
+    assert args[:2] == ["genzoo", "run"] and args[args.index("--device") + 1] == "cpu"
+    assert "train.sample_every=2" in args and "hidden=8" in args
+    result = runner.invoke(tiny_cli, [*args[1:], "--no-progress"])
     assert result.exit_code == 0, result.output
     again = json.loads((tmp_path / "again" / "config.json").read_text())
     assert again == run_config
