@@ -11,6 +11,7 @@ entry whose files are incomplete.
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import socket
 import time
@@ -65,8 +66,26 @@ def _kind_of(path: Path) -> str:
     raise CheckpointError(f"{path} is a safetensors file but not a genzoo checkpoint (format {meta.get('format')!r})")
 
 
+def _train_classifier_command(meta: dict[str, str]) -> str:
+    """The ``genzoo train-classifier`` command its provenance metadata describes ('' if incomplete)."""
+    flags = {"dataset": "--dataset", "split": "--split", "eval_dataset": "--eval-dataset",
+             "eval_split": "--eval-split", "epochs": "--epochs", "seed": "--seed"}
+    if not all(key in meta for key in flags):
+        return ""
+    args = ["genzoo", "train-classifier"]
+    for key, flag in flags.items():
+        args += [flag, meta[key]]
+    if meta["eval_dataset"] != meta["dataset"]:
+        args += ["--eval-data-dir", "DIR"]
+    return shlex.join(args).replace("'DIR'", "DIR")
+
+
 def _feature_net_card(meta: dict[str, str], name: str, file_name: str) -> str:
     rows = "\n".join(f"| {key} | {value} |" for key, value in sorted(meta.items()))
+    command = _train_classifier_command(meta)
+    if command:
+        where = " (DIR: the folder of that data set's files)" if "--eval-data-dir" in command else ""
+        rows += f"\n\n## Reproduce\n\n```bash\n{command} --out {file_name}\n```\n{where.strip()}\n"
     return (
         f"---\nlicense: {DEFAULT_LICENSE}\nlibrary_name: genzoo\ntags: [genzoo, feature-network]\n---\n"
         f"# {name.split('@')[0]}\n\nA genzoo feature network (the classifier FID and KID embed images with), "

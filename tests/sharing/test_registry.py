@@ -146,12 +146,15 @@ def test_feature_network_file_is_published_and_pulled_as_its_own_kind(tmp_path, 
 
     net = tmp_path / "lenet-blobs.safetensors"
     save_file({"conv.weight": torch.randn(4, 1, 3, 3)}, str(net),
-              metadata={"format": "genzoo-feature-net/1", "dataset": "tiny-blobs", "test_accuracy": "0.9"})
+              metadata={"format": "genzoo-feature-net/1", "dataset": "tiny-blobs", "test_accuracy": "0.9", "split": "train",
+                        "eval_dataset": "tiny-blobs", "eval_split": "test", "epochs": "3", "seed": "1"})
     entry = push(net, tmp_path / "registry", "lenet-blobs")
     assert (entry.kind, entry.model, entry.dataset, entry.path) == ("feature-net", "feature-net", "tiny-blobs",
                                                                      "lenet-blobs/v1/lenet-blobs.safetensors")
     card = (tmp_path / "registry" / "lenet-blobs" / "v1" / "README.md").read_text()
     assert "--set fid.classifier=FILE" in card and "| test_accuracy | 0.9 |" in card
+    assert ("genzoo train-classifier --dataset tiny-blobs --split train --eval-dataset tiny-blobs --eval-split test "
+            "--epochs 3 --seed 1 --out lenet-blobs.safetensors") in card
     path, pulled = pull("lenet-blobs", tmp_path / "registry")
     assert path.name == "lenet-blobs.safetensors" and path.read_bytes() == net.read_bytes()
     assert path.is_relative_to(cache / "hub") and pulled.kind == "feature-net"
