@@ -111,7 +111,8 @@ def test_alpha_gan_encoder_is_deterministic_with_the_configured_posterior_std() 
 
 def test_set_override_swaps_the_adversarial_loss() -> None:
     spec = get_registry().get("model", "wgan-gp")
-    values = config_tools.apply_overrides(config_tools.to_dict(spec.default_config()), ["loss.adversarial=hinge"])
+    overrides = ["loss.adversarial=hinge", "latent_dim=8"] + [f"net.{k}={v}" for k, v in TINY["net"].items()]
+    values = config_tools.apply_overrides(config_tools.to_dict(spec.default_config()), overrides)
     model = get_registry().build_model("wgan-gp", values, (1, 28, 28))
     assert type(model.adversarial).__name__ == "Hinge"
     assert model.critic.head.bias is not None
