@@ -9,6 +9,7 @@ import typer
 from genzoo import console
 from genzoo.cli.root import GenzooGroup
 
+SHOWN_METRICS = ("fid", "mmd")  # the table's metric columns; --json has every metric and the checksums
 REGISTRY_HELP = "Registry folder, file:// or http(s):// URL (default: $GENZOO_REGISTRY, else the project's registry/)."
 
 
@@ -78,14 +79,17 @@ def register(app: typer.Typer) -> None:
             return
         from rich.table import Table
 
-        table = Table(title=f"registry {index.location}", title_justify="left")
-        for column in ("name", "version", "model", "dataset", "step", "size", "sha256", "metrics"):
-            table.add_column(column, justify="right" if column in ("step", "size") else "left",
-                             no_wrap=column in ("name", "version", "sha256"))
+        from rich import box
+
+        table = Table(title=f"registry {index.location}", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+        shown = [m for m in SHOWN_METRICS if any(m in e.metrics for e in index.entries)]
+        for column in ("name", "version", "model", "dataset", "step", "size", *shown):
+            table.add_column(column, justify="left" if column in ("name", "version", "model", "dataset") else "right",
+                             no_wrap=True)
         for e in index.entries:
-            metrics = ", ".join(f"{k}={v:.4g}" for k, v in e.metrics.items())
             size = _size(e.size + sum(f.size for f in e.files.values()))
-            table.add_row(e.name, e.version, e.model, e.dataset, str(e.step), size, e.sha256[:12], metrics)
+            values = [f"{e.metrics[m]:.4g}" if m in e.metrics else "" for m in shown]
+            table.add_row(e.name, e.version, e.model, e.dataset, str(e.step) if e.kind == "model" else "", size, *values)
         console.stdout.print(table)
 
     app.add_typer(registry_app, name="registry")

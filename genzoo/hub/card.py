@@ -93,7 +93,7 @@ def _eval_rows(evaluation: dict[str, Any]) -> list[str]:
     for result in evaluation.get("results", []):
         if result.get("status") != "ok" or result.get("value") is None:
             continue
-        better = {True: "higher", False: "lower"}.get(result.get("higher_is_better"), "closer to real")
+        better = {True: "higher", False: "lower"}.get(result.get("higher_is_better"), "vs real")  # as `genzoo eval` says
         rows.append(f"| {result['metric']} | {result['value']:.4g} | {better} |")
     return rows
 
@@ -120,6 +120,8 @@ def render_card(
     training = config.get("training") or {}
     train = training.get("train", {})
     shape = "×".join(str(d) for d in config.get("data_shape", []))
+    distribution = config.get("plugin_distribution") or config["plugin"]
+    needs = "genzoo (which ships this plugin) is" if distribution == "genzoo" else f"genzoo and `{distribution}` are"
     lines = [
         "---",
         f"license: {license_id}",
@@ -150,8 +152,8 @@ def render_card(
         ]
     lines += [
         "In Python: `from genzoo.checkpoint import load_model; model, meta = load_model(\"model.safetensors\")`. "
-        "The file is safetensors (no pickle); its metadata names the model, plugin and config, so genzoo and "
-        f"the `{config.get('plugin_distribution') or config['plugin']}` plugin are all you need.",
+        f"The file is safetensors (no pickle); its metadata names the model, plugin and config, so {needs} "
+        "all you need.",
         "",
         "## Training",
         "",
@@ -243,7 +245,7 @@ def export_run(run_dir: Path, out: Path, *, license_id: str = DEFAULT_LICENSE, n
         if samples is not None:
             shutil.copyfile(samples, staging / SAMPLES_FILENAME)
         card = render_card(config, load_reference=name or str(out), evaluation=evaluation,
-                           has_samples=samples is not None, license_id=license_id, title=name)
+                           has_samples=samples is not None, license_id=license_id, title=name and name.split("@")[0])
         (staging / CARD_FILENAME).write_text(card)
         if out.exists():
             out.rmdir()
