@@ -73,7 +73,7 @@ class KIDConfig:
 
     classifier: str = doc("feature network .safetensors; '' = the one shipped for the data set", "")
     subsets: int = doc("random subsets the unbiased MMD² is averaged over", 100)
-    subset_size: int = doc("samples per subset (capped at the number available)", 1000)
+    subset_size: int = doc("samples per subset (capped at half of the samples available)", 1000)
     degree: int = doc("polynomial kernel degree", 3)
     coef: float = doc("polynomial kernel offset", 1.0)
 
@@ -82,9 +82,13 @@ class KIDConfig:
 class LikelihoodConfig:
     """ELBO / KL / reconstruction / IWAE bound for models with an encoder (Burda et al. 2015)."""
 
-    samples: int = doc("k importance samples per image (reports use 5000)", 100)
+    samples: int = doc(
+        "k importance samples per image (reports use 5000); elbo, kl, recon-error and log-likelihood with equal "
+        "settings share one pass, so --set the same values on each",
+        100,
+    )
     chunk: int = doc("importance samples evaluated at a time (log-sum-exp is accumulated)", 500)
-    max_images: int = doc("held-out images scored at most (0 = all given)", 1000)
+    max_images: int = doc("held-out images scored at most (0 = all given); reports use 1000", 200)
     batch_size: int = doc("images per batch", 20)
     binarise: Literal["none", "dynamic", "threshold"] = doc(
         "none: score the images as they are; dynamic: Bernoulli(pixel) resample (fixed seed); threshold: > 0.5",

@@ -11,7 +11,8 @@ so no complex sqrtm is needed. FID is biased and depends on N (Chong & Forsyth 2
 models at one N, next to the real-vs-real floor (training images vs the held-out split, same N).
 
 KID (Bińkowski et al. 2018): the unbiased MMD² with the cubic kernel (a·b/d + 1)³ averaged over
-random subsets; mean ± population std over subsets, as torchmetrics reports it.
+random subsets; mean ± population std over subsets, as torchmetrics reports it. A subset holds
+``subset_size`` samples (1000, as torchmetrics), capped at half of each set so that subsets differ.
 
 Features are a :mod:`genzoo_metrics.classifier` network's penultimate activations, never Inception
 (no download offline); values are therefore not comparable with Inception-FID in the literature.
@@ -66,9 +67,10 @@ def kid_from_features(
     coef: float = 1.0,
 ) -> tuple[float, float]:
     """KID mean and std over ``subsets`` random subsets of ``subset_size`` from each side."""
-    size = min(subset_size, len(real), len(fake))
+    # Subsets hold at most half of each set, so they differ and the std means something.
+    size = min(subset_size, len(real) // 2, len(fake) // 2)
     if size < 2:
-        raise ConfigError("kid needs at least 2 real and 2 generated samples")
+        raise ConfigError("kid needs at least 4 real and 4 generated samples")
     kernel = polynomial_kernel(real.shape[1], degree, coef)
     real = real.double()
     fake = fake.double()

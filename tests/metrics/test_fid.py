@@ -50,9 +50,12 @@ def test_kid_matches_torchmetrics_on_lenet_features() -> None:
     kid_module = pytest.importorskip("torchmetrics.image.kid")
     net, _ = load_feature_net(SHIPPED)
     real_f, fake_f = net.features(_images(200, 2)).double(), net.features(_images(200, 3, blur=2)).double()
-    # Same subsets on both sides: one subset of everything makes the choice deterministic.
-    theirs = kid_module.poly_mmd(real_f, fake_f, degree=3, gamma=None, coef=1.0)
-    ours, std = kid_from_features(real_f, fake_f, subsets=1, subset_size=200, generator=torch.Generator())
+    # Same subset on both sides: replay the generator's draws (real first, then generated).
+    replay = torch.Generator().manual_seed(7)
+    pick_real = torch.randperm(200, generator=replay)[:100]
+    pick_fake = torch.randperm(200, generator=replay)[:100]
+    theirs = kid_module.poly_mmd(real_f[pick_real], fake_f[pick_fake], degree=3, gamma=None, coef=1.0)
+    ours, std = kid_from_features(real_f, fake_f, subsets=1, subset_size=1000, generator=torch.Generator().manual_seed(7))
     assert ours == pytest.approx(float(theirs), rel=1e-6) and std == 0.0
     mean, spread = kid_from_features(real_f, fake_f, subsets=20, subset_size=50, generator=torch.Generator().manual_seed(0))
     assert spread > 0 and abs(mean - ours) < 4 * spread
