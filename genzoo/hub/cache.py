@@ -126,14 +126,29 @@ def pull_entry(location: Location, entry: IndexEntry, cache: Path | None = None)
                     f"(got {sha[:12]}..., expected {record.sha256[:12]}...); nothing was saved"
                 )
         check_checkpoint(staging / Path(entry.path).name, entry, f"{location}/{entry.path}")
-        if final.exists():  # a damaged earlier copy: replace it with the verified one
-            shutil.rmtree(final)
-        staging.rename(final)
+        _move_into_place(staging, final, entry)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         _remove_empty(created)
         raise
     return main
+
+
+def _move_into_place(staging: Path, final: Path, entry: IndexEntry) -> None:
+    """Rename the verified ``staging`` folder to ``final``; a concurrent pull's good copy is kept."""
+    if final.exists():
+        if verify_folder(final, entry) is None:  # another process finished the same pull first
+            shutil.rmtree(staging)
+            return
+        damaged = final.with_name(f".damaged-{final.name}-{uuid.uuid4().hex[:8]}")
+        final.rename(damaged)  # a damaged earlier copy: set it aside, then drop it
+        shutil.rmtree(damaged, ignore_errors=True)
+    try:
+        staging.rename(final)
+    except OSError:
+        if not (final.exists() and verify_folder(final, entry) is None):
+            raise
+        shutil.rmtree(staging)
 
 
 def pull(reference: str, registry: str | Path | None = None, cache: Path | None = None) -> tuple[Path, IndexEntry]:

@@ -71,3 +71,18 @@ def test_unreachable_registry_is_one_line(tiny_cli, cache):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("genzoo: error: cannot reach registry http://127.0.0.1:9/nothing:")
     assert cached_files(cache) == []
+
+
+def test_a_concurrent_pull_that_finishes_second_keeps_the_first_copy(tiny_registry, run_dir, http_registry, cache):
+    import shutil
+
+    from genzoo.hub.cache import _move_into_place
+
+    push(run_dir, http_registry.root, "m")
+    path, entry = pull("m", http_registry.url)
+    inode = path.stat().st_ino
+    staging = path.parent.with_name(".partial-v1-other")
+    shutil.copytree(path.parent, staging)
+    _move_into_place(staging, path.parent, entry)
+    assert not staging.exists() and path.stat().st_ino == inode
+    assert sorted(p.name for p in path.parent.parent.iterdir()) == ["v1"]
