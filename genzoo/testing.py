@@ -39,7 +39,9 @@ def check_builds(name: str, data_shape: Sequence[int], config: Any = None, seed:
     """The registry builds model ``name`` for ``data_shape`` as a :class:`GenerativeModel`."""
     torch.manual_seed(seed)
     model = get_registry().build_model(name, config, tuple(data_shape))
-    assert isinstance(model, GenerativeModel), f"{name}: the factory returned {type(model).__name__}, not a GenerativeModel"
+    assert isinstance(model, GenerativeModel), (
+        f"{name}: the factory returned {type(model).__name__}, not a GenerativeModel"
+    )
     assert model.data_shape == tuple(data_shape), f"{name}: data_shape {model.data_shape} != {tuple(data_shape)}"
     check_players(model)
     return model
@@ -57,7 +59,8 @@ def check_training_step(
     players = check_players(model)
     optimizers = build_optimizers(model)
     before = {p.name: [t.detach().clone() for t in player_parameters(model, p)] for p in players}
-    batches = iter([random_batch(model.data_shape, batch_size, seed + i) for i in range(sum(p.steps for p in players))])
+    count = sum(p.steps for p in players)
+    batches = iter([random_batch(model.data_shape, batch_size, seed + i) for i in range(count)])
     logged = run_iteration(model, players, optimizers, batches)
     for key, value in logged.items():
         assert torch.isfinite(value).all(), f"{type(model).__name__}: loss term {key} is not finite ({value})"

@@ -28,7 +28,7 @@ def build_loss(role: str, name: str, options: dict[str, Any] | None, field: str)
     spec_role = getattr(spec, "role", "other")
     if spec_role != role:
         choices = ", ".join(n for n in registry.names("loss") if getattr(registry.get("loss", n), "role", "") == role)
-        raise ConfigError(f"{field}={name!r} is a {spec_role} loss; choose a {role} loss: {choices}")
+        raise ConfigError(f"{field}={name!r} is a {spec_role} loss; choose one of the {role} losses: {choices}")
     return registry.build_loss(name, dict(options or {}))
 
 

@@ -33,7 +33,9 @@ class NetConfig:
         "auto: DCGAN-style conv for 28/32 px, ResNet for 64/128 px, 4-layer Conv3d for 32^3/64^3", "auto"
     )
     encoder_width: int = doc("channels of the encoder's first stage; doubles every stage", 32)
-    generator_width: int = doc("channels of the generator's last (full-resolution) stage; doubles toward the latent", 32)
+    generator_width: int = doc(
+        "channels of the generator's last (full-resolution) stage; doubles toward the latent", 32
+    )
     discriminator_width: int = doc("channels of the discriminator/critic's first stage; doubles every stage", 32)
     max_width: int = doc("cap on the channels of any stage", 512)
     blocks_per_stage: int = doc("depth: conv layers (conv nets) or residual blocks (ResNet) per resolution", 1)

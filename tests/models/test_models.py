@@ -116,12 +116,14 @@ def test_set_override_swaps_the_adversarial_loss() -> None:
     model = get_registry().build_model("wgan-gp", values, (1, 28, 28))
     assert type(model.adversarial).__name__ == "Hinge"
     assert model.critic.head.bias is not None
-    logged = run_iteration(model, check_players(model), build_optimizers(model), lambda: torch.rand(4, 1, 28, 28) * 2 - 1)
+    batch = torch.rand(4, 1, 28, 28) * 2 - 1
+    logged = run_iteration(model, check_players(model), build_optimizers(model), lambda: batch)
     assert torch.isfinite(logged["critic/loss"]) and "critic/gradient_penalty" not in logged
 
 
 def test_wrong_role_and_batch_norm_under_a_penalty_are_config_errors() -> None:
-    with pytest.raises(ConfigError, match=r"loss.adversarial='l1' is a reconstruction loss.*hinge"):
+    expected = r"loss.adversarial='l1' is a reconstruction loss; choose one of the adversarial losses:.*hinge"
+    with pytest.raises(ConfigError, match=expected):
         build("gvae", loss={"adversarial": "l1"})
     with pytest.raises(ConfigError, match="discriminator_norm=none"):
         build("gvae", net={**TINY["net"], "discriminator_norm": "batch"})
@@ -141,3 +143,14 @@ def test_models_train_a_few_steps_on_the_embedded_digits_and_a_volume() -> None:
         for step in range(3):
             logged = run_iteration(model, players, optimizers, lambda: data, step=step)
         assert all(torch.isfinite(v) for v in logged.values())
+
+
+def test_widths_and_depth_are_config_fields() -> None:
+    deep = build("vae", (3, 64, 64), net={**TINY["net"], "blocks_per_stage": 2, "encoder_width": 8})
+    blocks = [m for m in deep.encoder.modules() if type(m).__name__ == "ResBlock"]
+    assert len(blocks) == 2 * 4  # four resolutions, two blocks each
+    first_conv = modules_of(deep.encoder, nn.Conv2d)[0]
+    assert first_conv.out_channels == 8
+    conv_deep = build("vae", (1, 28, 28), net={**TINY["net"], "blocks_per_stage": 3})
+    assert len(modules_of(conv_deep.encoder, nn.Conv2d)) == 2 * 3
+    assert build("vae", (1, 28, 28), latent_dim=5).encode(torch.zeros(2, 1, 28, 28))[0].shape == (2, 5)

@@ -54,7 +54,9 @@ def plan(data_shape: Sequence[int], architecture: str = "auto") -> NetPlan:
         stages = 4 if dims == 3 else {28: 2, 32: 3, 64: 4, 128: 5}[size]
     elif architecture == "resnet":
         if size == 28:
-            raise ConfigError("the resnet architecture needs a power-of-two size (32, 64, 128); use architecture=conv for 28 px")
+            raise ConfigError(
+                "the resnet architecture needs a power-of-two size (32, 64, 128); use architecture=conv for 28 px"
+            )
         stages = {32: 3, 64: 4, 128: 5}[size]
     else:
         raise ConfigError(f"unknown architecture {architecture!r}; use auto, conv or resnet")

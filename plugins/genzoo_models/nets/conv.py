@@ -46,7 +46,8 @@ class ConvEncoder(nn.Module):
         previous = in_channels
         for i, ch in enumerate(chans):
             normed = i > 0
-            layers.append(conv(dims, previous, ch, kernel, stride=2, padding=1, bias=not (normed and norm_kind == "batch")))
+            bias = not (normed and norm_kind == "batch")
+            layers.append(conv(dims, previous, ch, kernel, stride=2, padding=1, bias=bias))
             if normed:
                 layers.append(norm(norm_kind, dims, ch))
             layers.append(nn.LeakyReLU(0.2))
