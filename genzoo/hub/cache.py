@@ -18,7 +18,7 @@ import uuid
 from pathlib import Path
 
 from genzoo.checkpoint import read_header, read_metadata
-from genzoo.errors import CheckpointError
+from genzoo.errors import CheckpointError, UnknownNameError
 from genzoo.hub.index import KIND_FORMATS, IndexEntry, RegistryError, RegistryIndex, parse_reference
 from genzoo.hub.locations import ENV_REGISTRY, FolderLocation, Location, default_registry, open_location
 
@@ -184,7 +184,10 @@ def resolve_name(reference: str) -> Path:
     except RegistryError:
         raise CheckpointError(f"checkpoint {reference} does not exist and is not a registry name") from None
     location = open_location(default_registry())
-    entry = read_registry_index(location, True).find(name, version)
+    try:
+        entry = read_registry_index(location, True).find(name, version)
+    except UnknownNameError as exc:
+        raise UnknownNameError(f"{reference} is no file or folder, and {exc}") from None
     if isinstance(location, FolderLocation):
         return verify_in_place(location, entry)
     return pull_entry(location, entry)

@@ -100,7 +100,7 @@ def test_cli_push_list_sample_info_by_name(tiny_cli, run_dir, tmp_path, monkeypa
     unknown = runner.invoke(tiny_cli, ["sample", "tiny-blob-gan"])
     assert unknown.exit_code == 1
     assert unknown.stderr.strip().splitlines() == [
-        f"genzoo: error: no checkpoint named 'tiny-blob-gan' in registry {registry} "
+        f"genzoo: error: tiny-blob-gan is no file or folder, and no checkpoint named 'tiny-blob-gan' in registry {registry} "
         "(it holds 1 names; see `genzoo registry list`); did you mean tiny-blobs-gan?"
     ]
     missing_version = runner.invoke(tiny_cli, ["sample", "tiny-blobs-gan@v9"])
