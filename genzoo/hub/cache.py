@@ -162,10 +162,11 @@ def pull(reference: str, registry: str | Path | None = None, cache: Path | None 
 def read_registry_index(location: Location, is_default: bool) -> RegistryIndex:
     """The registry's index; a missing default registry is explained, not reported as empty."""
     if is_default and isinstance(location, FolderLocation) and not location.exists():
-        source = f"${ENV_REGISTRY}" if os.environ.get(ENV_REGISTRY, "").strip() else "the default registry"
+        if os.environ.get(ENV_REGISTRY, "").strip():
+            raise RegistryError(f"${ENV_REGISTRY} names {location}, which does not exist; correct it or unset it")
         raise RegistryError(
-            f"{source} {location} is absent (it ships with source checkouts and editable installs); "
-            f"set ${ENV_REGISTRY} or pass --registry LOCATION"
+            f"the default registry {location} is absent (it ships with source checkouts and editable installs); "
+            f"set ${ENV_REGISTRY} to a registry folder or URL, or pass --registry LOCATION"
         )
     return location.read_index()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -126,8 +127,18 @@ def test_missing_default_registry_is_explained(tiny_cli, tmp_path, monkeypatch):
     result = runner.invoke(tiny_cli, ["sample", "gvae-mnist5k"])
     assert result.exit_code == 1
     assert result.stderr.strip() == (
-        f"genzoo: error: $GENZOO_REGISTRY {tmp_path / 'nowhere'} is absent (it ships with source checkouts and "
-        "editable installs); set $GENZOO_REGISTRY or pass --registry LOCATION"
+        f"genzoo: error: $GENZOO_REGISTRY names {tmp_path / 'nowhere'}, which does not exist; correct it or unset it"
+    )
+    # without $GENZOO_REGISTRY: the registry/ folder next to the genzoo package (absent in a wheel install)
+    import genzoo.hub.locations as locations
+
+    monkeypatch.delenv("GENZOO_REGISTRY")
+    monkeypatch.setattr(locations, "default_registry", lambda: str(tmp_path / "site-packages" / "registry"))
+    monkeypatch.setattr("genzoo.hub.cache.default_registry", locations.default_registry)
+    absent = runner.invoke(tiny_cli, ["sample", "gvae-mnist5k"])
+    assert absent.stderr.strip() == (
+        f"genzoo: error: the default registry {tmp_path / 'site-packages' / 'registry'} is absent (it ships with "
+        "source checkouts and editable installs); set $GENZOO_REGISTRY to a registry folder or URL, or pass --registry LOCATION"
     )
     path_like = runner.invoke(tiny_cli, ["sample", "runs/none/model.safetensors"])
     assert path_like.stderr.strip() == "genzoo: error: checkpoint runs/none/model.safetensors does not exist"
@@ -164,3 +175,13 @@ def test_feature_network_file_is_published_and_pulled_as_its_own_kind(tmp_path, 
     with pytest.raises(GenzooError, match="is a safetensors file but not a genzoo checkpoint"):
         push(plain, tmp_path / "registry", "plain")
     assert not (tmp_path / "registry" / "plain").exists()
+
+
+def test_default_registry_is_the_project_folder_unless_overridden(monkeypatch):
+    import genzoo
+    from genzoo.hub import default_registry
+
+    monkeypatch.delenv("GENZOO_REGISTRY", raising=False)
+    assert default_registry() == str(Path(genzoo.__file__).resolve().parents[1] / "registry")
+    monkeypatch.setenv("GENZOO_REGISTRY", "https://example.org/genzoo")
+    assert default_registry() == "https://example.org/genzoo"
