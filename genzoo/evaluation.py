@@ -286,8 +286,10 @@ def evaluate_checkpoint(
         raise DataError(
             f"the model makes images of shape {tuple(model.data_shape)} but {name}/{split} holds {tuple(real.shape[1:])}"
         )
+    # As many samples as held-out images (a small eval split caps both): FID and KID are biased in
+    # N, so the score and its real-vs-real floor must use one N.
     context = EvalContext(
-        model, real, n_generated=n, reference=reference, device=device, seed=seed, dataset=name
+        model, real, n_generated=len(real), reference=reference, device=device, seed=seed, dataset=name
     )
     names = list(metrics) if metrics else registry.names("metric")
     results = evaluate(context, names, configs, registry, on_error=on_error, progress=progress)
@@ -297,7 +299,7 @@ def evaluate_checkpoint(
         dataset=name,
         split=split,
         n_real=len(real),
-        n_generated=n,
+        n_generated=len(real),
         seed=seed,
         results=results,
         notes=dict(context.notes),

@@ -63,7 +63,7 @@ def register(app: typer.Typer) -> None:
         dataset: str = typer.Option(None, "--dataset", "-d", help="Score against this data set (default: the checkpoint's)."),
         data_dir: Path = typer.Option(None, "--data-dir", help="Where the data set's files are."),
         metrics: str = typer.Option("all", "--metrics", "-m", help="Comma-separated metric names, or 'all'."),
-        n: int = typer.Option(1000, "-n", help="Real held-out images and generated samples to compare."),
+        n: int = typer.Option(1000, "-n", help="Held-out images to compare with as many samples (at most the eval split's size)."),
         seed: int = typer.Option(0, "--seed", help="Seed of the samples, pairs and subsets."),
         device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:N, mps or auto."),
         overrides: list[str] = typer.Option(None, "--set", help="Metric config: METRIC.key=value (repeatable)."),

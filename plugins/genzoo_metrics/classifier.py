@@ -6,7 +6,7 @@ max-pool 2 → adaptive average pool to 5 px per axis → fc 120 → ReLU → fc
 The features are the 84-d penultimate activations (TTUR issue #24: "the statistics of one of the
 last layers"), divided by one fixed ``feature_scale``: their root-mean-square on the training images,
 stored in the file. The division makes a·b/d about 1, the regime KID's cubic kernel (a·b/d + 1)³ was
-designed for with Inception features; raw LeNet features (RMS about 4.4) inflate KID's value and
+designed for with Inception features; raw LeNet features (RMS about 4.6) inflate KID's value and
 variance by orders of magnitude. FID scales by 1/feature_scale², nothing else changes. The trunk is dimension-generic: Conv3d/MaxPool3d for (C, D, H, W) volumes.
 
 Unlabelled data (Pancreas-CT has no labels): the same trunk encodes to an 84-d code, and a linear

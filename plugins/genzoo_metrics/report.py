@@ -128,7 +128,7 @@ class ReportBuilder:
             model, _ = load_model(path, device=self.settings.device, registry=self.registry)
             generated = None
         context = EvalContext(
-            model, self.real, n_generated=self.settings.n, reference=self.reference, device=self.settings.device,
+            model, self.real, n_generated=len(self.real), reference=self.reference, device=self.settings.device,
             seed=self.settings.seed, dataset=self.settings.dataset, generated=generated,
         )
         results = evaluate(context, list(metrics), self.configs, self.registry, on_error="record")
@@ -150,7 +150,8 @@ class ReportBuilder:
         self.out.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
         self.real, self.reference, self.split = load_eval_data(s.dataset, None, s.data_dir, s.n, s.seed, self.registry)
-        self.log(f"scoring against {len(self.real)} held-out {s.dataset}/{self.split} images")
+        self.results["n_real"] = len(self.real)
+        self.log(f"scoring against {len(self.real)} held-out {s.dataset}/{self.split} images and as many samples")
         if self.reference is not None:
             self.results["table3"]["real data"] = self.score("real data", None, TABLE3_METRICS)
         for model in s.models:

@@ -63,7 +63,8 @@ def render_markdown(results: dict[str, Any]) -> str:
         f"Regenerate with `{command}`.",
         "",
         f"Every model: same seed ({s['seed']}), same data ({s['dataset']}), same budget ({s['steps']} steps of "
-        f"batch {s['batch_size']}), scored on the same {s['n']} held-out images and {s['n']} samples, "
+        f"batch {s['batch_size']}), scored on the same {results.get('n_real', s['n'])} held-out images and as many "
+        "samples, "
         f"the same {s['pairs']} MS-SSIM pairs and the same KID subsets. Machine: {results.get('machine', '?')}; "
         f"total {results.get('seconds', '?')} s.",
         "",

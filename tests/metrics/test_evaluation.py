@@ -52,6 +52,10 @@ def test_evaluate_checkpoint_of_a_vae_scores_the_likelihood_family(tiny_checkpoi
     assert values["elbo"] == pytest.approx(-values["recon-error"] - values["kl"], rel=1e-6)
     assert values["elbo"] <= values["log-likelihood"] < 0
     assert "Bernoulli" in report.notes["likelihood"]
+    # Asking for more images than the eval split holds uses all of them, and as many samples.
+    capped = evaluate_checkpoint(path, ["mmd"], n=10**6, registry=metrics_registry)
+    split_size = len(metrics_registry.build_dataset("mnist5k", None, "test"))
+    assert capped.n_real == capped.n_generated == split_size < 10**6
 
 
 def test_cli_eval_prints_a_table_and_json(tiny_checkpoint, metrics_registry) -> None:
