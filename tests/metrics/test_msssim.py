@@ -112,3 +112,15 @@ def test_pairs_are_distinct_and_diversity_orders_sets() -> None:
     high, _ = mean_pair_ms_ssim(collapsed, 200, s, torch.Generator().manual_seed(0))
     low, _ = mean_pair_ms_ssim(diverse, 200, s, torch.Generator().manual_seed(0))
     assert high > 0.95 and low < 0.2
+
+
+def test_3d_matches_pytorch_msssim_on_volumes() -> None:
+    pytorch_msssim = pytest.importorskip("pytorch_msssim")
+    g = torch.Generator().manual_seed(6)
+    x = torch.nn.functional.avg_pool3d(torch.rand(2, 1, 48, 48, 48, generator=g), 3, 1, 1)
+    y = (x + 0.1 * torch.randn(x.shape, generator=g)).clamp(0, 1)
+    # pytorch-msssim demands more than (win-1)*16 px even for volumes, so use its 3-tap window.
+    ours = ms_ssim(x, y, resolve_settings(x.shape[2:], scales=5, window=3, sigma=1.5, data_range=1.0))
+    theirs = pytorch_msssim.ms_ssim(x, y, data_range=1.0, size_average=False, win_size=3, win_sigma=1.5)
+    assert torch.allclose(ours, theirs, atol=1e-4)
+    assert 0.1 < float(ours.min()) < 0.99
