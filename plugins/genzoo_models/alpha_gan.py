@@ -19,7 +19,9 @@ where l_gen(t) = softplus(-t) = -log D and l_code likewise (non-saturating). Cho
   ``--set loss.adversarial_options.generator_form=logit`` and
   ``--set loss.code_options.encoder_form=logit`` for the paper's form.
 * L1 is a mean over pixels with lambda = 10 (Kwon's baseline; victor-shepardson uses a mean too).
-* D averages over the concatenated fakes, so each fake set weighs half of the paper's sum.
+* G runs once on [z^; z] and D scores [x^; x'] as one batch in every step, so batch norm sees
+  the same mixture in training as its running averages hold at sampling time. D's loss averages
+  over the concatenated fakes, so each fake set weighs half of the paper's sum in L_D.
 * No batch norm in C (victor-shepardson's README); DCGAN batch norm in D (no gradient penalty).
 
 Likelihood evaluation: the encoder is deterministic, so metrics use q(z|x) = N(E(x),
@@ -80,7 +82,7 @@ class AlphaGAN(LatentModel):
         z_prior = self.prior(batch.shape[0], batch)
         if player == "discriminator":
             with torch.no_grad():
-                fakes = torch.cat([self.generator(self.encoder(batch)), self.generator(z_prior)])
+                fakes = self.generator(torch.cat([self.encoder(batch), z_prior]))
             return self.adversarial.discriminator_loss(self.discriminator, batch, fakes)
         if player == "code_discriminator":
             with torch.no_grad():
@@ -88,11 +90,11 @@ class AlphaGAN(LatentModel):
             return self.code_loss.discriminator_loss(self.code_discriminator, z_prior, z_enc)
         check_player(self, player, "autoencoder")
         z_enc = self.encoder(batch)
-        rec_pre = self.generator.pre_tanh(z_enc)
-        rec = self.reconstruction(rec_pre, batch)
+        pre = self.generator.pre_tanh(torch.cat([z_enc, z_prior]))
+        rec = self.reconstruction(pre[: batch.shape[0]], batch)
         code = self.code_loss.encoder_loss(self.code_discriminator(z_enc))
-        adv = self.adversarial.generator_loss(self.discriminator(rec_pre.tanh()))
-        adv = adv + self.adversarial.generator_loss(self.discriminator(self.generator(z_prior)))
+        # D scores [x^; x'] as one batch, as in its own step; twice the mean = the paper's sum.
+        adv = 2.0 * self.adversarial.generator_loss(self.discriminator(pre.tanh()))
         loss = self.config.rec_weight * rec + code + adv
         return {"loss": loss, "reconstruction": rec.detach(), "code": code.detach(), "adversarial": adv.detach()}
 

@@ -177,5 +177,6 @@ class VAEGANConfig:
     gamma: float = doc("weight of the reconstruction term in the decoder loss (Larsen's gamma)", 0.01)
     lr: float = doc("Adam learning rate of every player (Kwon's 1e-4)", 1e-4)
     betas: Betas = doc("Adam betas of every player", (0.5, 0.999))
+    discriminator_steps: int = doc("discriminator steps per iteration", 1)
     net: BatchNormDiscriminatorNet = doc("network sizes", default_factory=BatchNormDiscriminatorNet)
     loss: VAEGANLosses = doc("loss plugins", default_factory=VAEGANLosses)

@@ -19,6 +19,8 @@ The paper is vague in places; what we chose and why:
 * The critic's fake set is reconstructions and prior samples concatenated, each fake scored once;
   Kwon's alpha-WGAN sums two separate WGAN-GP losses (x vs x_rec, x vs x_p), which is this loss
   times two with the real term counted twice: the same gradients up to a factor of 2.
+* G runs once on [z_x; z] so batch norm normalises reconstructions and samples with shared
+  statistics, as its running averages do at sampling time.
 * Adam lr 1e-4 for every player (the paper); betas (0.5, 0.9) from WGAN-GP's official code (the
   paper gives none). One critic step per iteration (as Kwon's alpha-WGAN, on which the paper
   builds); ``critic_steps=5`` gives WGAN-GP's ratio at five times the critic cost.
@@ -72,14 +74,16 @@ class GVAE(LatentModel):
         if player == "critic":
             with torch.no_grad():
                 mu, logvar = self.encoder(batch)
-                fakes = torch.cat([self.generator(self.reparameterize(mu, logvar)), self.generator(z_prior)])
+                fakes = self.generator(torch.cat([self.reparameterize(mu, logvar), z_prior]))
             return self.adversarial.discriminator_loss(self.critic, batch, fakes)
         check_player(self, player, "autoencoder")
         mu, logvar = self.encoder(batch)
-        rec_pre = self.generator.pre_tanh(self.reparameterize(mu, logvar))
-        rec = self.reconstruction(rec_pre, batch)
+        # One generator pass over [z_x; z]: batch norm then normalises reconstructions and prior
+        # samples with the same statistics, as its running averages will at sampling time.
+        pre = self.generator.pre_tanh(torch.cat([self.reparameterize(mu, logvar), z_prior]))
+        rec = self.reconstruction(pre[: batch.shape[0]], batch)
         kl = self.divergence(mu, logvar)
-        fakes = torch.cat([rec_pre.tanh(), self.generator(z_prior)])
+        fakes = pre.tanh()
         adv = self.adversarial.generator_loss(self.critic(fakes))
         loss = cfg.rec_weight * rec + cfg.kl_weight * kl + cfg.adversarial_weight * adv
         return {"loss": loss, "reconstruction": rec.detach(), "kl": kl.detach(), "adversarial": adv.detach()}

@@ -11,6 +11,8 @@ z ~ N(0, I), averaged over the batch:
 
 L_rec is the ``loss.reconstruction`` plugin (Gaussian, sigma = 0.1, summed per sample: Kwon's
 pixel MSE up to scale), KL is summed over latent dimensions, l_gen(t) = softplus(-t) = -log D(.).
+G runs once on [z_rec; z] and D scores [x_rec; x_p] as one batch in every step, so batch norm
+sees the same mixture in training as its running averages hold at sampling time.
 Choices: Larsen measure L_rec on the features of D's l-th layer; Kwon's baseline (the table's
 numbers) uses pixel MSE, which we follow. gamma = 0.01 weighs the summed Gaussian term against the
 adversarial terms (Kwon: 20*mean-MSE against three BCE terms); Adam lr 1e-4 as Kwon's.
@@ -54,7 +56,7 @@ class VAEGAN(LatentModel):
         return [
             Player("encoder", ("encoder",), lr=cfg.lr, betas=betas),
             Player("decoder", ("generator",), lr=cfg.lr, betas=betas),
-            Player("discriminator", ("discriminator",), lr=cfg.lr, betas=betas),
+            Player("discriminator", ("discriminator",), lr=cfg.lr, betas=betas, steps=cfg.discriminator_steps),
         ]
 
     def loss(self, player: str, batch: Tensor) -> dict[str, Tensor]:
@@ -68,14 +70,14 @@ class VAEGAN(LatentModel):
         with torch.no_grad():
             z_rec = self.reparameterize(*self.encoder(batch))
         if player == "decoder":
-            rec_pre = self.generator.pre_tanh(z_rec)
-            rec = self.reconstruction(rec_pre, batch)
-            adv = self.adversarial.generator_loss(self.discriminator(rec_pre.tanh()))
-            adv = adv + self.adversarial.generator_loss(self.discriminator(self.generator(z_prior)))
+            pre = self.generator.pre_tanh(torch.cat([z_rec, z_prior]))
+            rec = self.reconstruction(pre[: batch.shape[0]], batch)
+            # D scores [x_rec; x_p] as one batch, as in its own step; twice the mean = the sum.
+            adv = 2.0 * self.adversarial.generator_loss(self.discriminator(pre.tanh()))
             return {"loss": cfg.gamma * rec + adv, "reconstruction": rec.detach(), "adversarial": adv.detach()}
         check_player(self, player, "discriminator")
         with torch.no_grad():
-            fakes = torch.cat([self.generator(z_rec), self.generator(z_prior)])
+            fakes = self.generator(torch.cat([z_rec, z_prior]))
         return self.adversarial.discriminator_loss(self.discriminator, batch, fakes)
 
 
