@@ -184,7 +184,9 @@ def dataset_images(dataset: Any, limit: int | None = None, seed: int = 0) -> tup
         raise DataError(f"data set {getattr(dataset, 'name', '?')} is empty")
     index = torch.arange(n)
     if limit is not None and 0 < limit < n:
-        index = torch.randperm(n, generator=torch.Generator().manual_seed(seed))[:limit].sort().values
+        # Random order, not sorted: any prefix of the subset is itself a random subset (splits may be
+        # ordered by class, so a sorted prefix would hold only the first classes).
+        index = torch.randperm(n, generator=torch.Generator().manual_seed(seed))[:limit]
     images = getattr(dataset, "images", None)
     if isinstance(images, Tensor):
         picked = images[index].float()
@@ -241,15 +243,16 @@ def load_eval_data(
     registry: Any,
     reference: bool = True,
 ) -> tuple[Tensor, Tensor | None, str]:
-    """``n`` held-out images of ``dataset`` (its ``eval_split``) and, where the data set has a
-    different training split, ``n`` training images as the real-vs-real reference."""
+    """Up to ``n`` held-out images of ``dataset`` (its ``eval_split``) and, where the data set has a
+    different training split, as many training images as the real-vs-real reference."""
     spec = registry.get("dataset", dataset)
     eval_split = spec.eval_split
     real, _ = dataset_images(registry.build_dataset(dataset, config, eval_split, data_dir), n, seed)
     ref = None
     train_split = spec.splits[0] if spec.splits else None
     if reference and train_split and train_split not in (eval_split, "all"):
-        ref, _ = dataset_images(registry.build_dataset(dataset, config, train_split, data_dir), n, seed + 1)
+        # As many training images as held-out ones: the floor must use the same N as the score.
+        ref, _ = dataset_images(registry.build_dataset(dataset, config, train_split, data_dir), len(real), seed + 1)
     return real, ref, eval_split
 
 

@@ -88,7 +88,6 @@ def render_markdown(results: dict[str, Any]) -> str:
                   DISTRIBUTION_HEADER.format(first="latent size", real=_real_ms_ssim(table4))]
         lines += [_distribution_row(size, row) for size, row in table4.items()]
     if table5:
-        note = next((row.get("_notes", {}).get("likelihood") for row in table5.values() if row.get("_notes")), "")
         lines += [
             "", "## Table 5: VAE against GVAE (nats per image)", "",
             "| model | log-likelihood (IWAE) ↑ | reconstruction error ↓ | ELBO ↑ | KL |",
@@ -99,8 +98,9 @@ def render_markdown(results: dict[str, Any]) -> str:
                 with_spread(value_of(row, m), value_of(row, m, m + ".sem")) for m in ("log-likelihood", "recon-error", "elbo", "kl")
             ]
             lines.append("| " + " | ".join(cells) + " |")
-        lines += ["", f"± is the standard error over images. Setting: {note}. Each model's own decoder likelihood "
-                  "is used, so compare models with the same observation model only."]
+        lines += ["", "± is the standard error over images. Each model's own decoder likelihood is used, so compare "
+                  "models with the same observation model only. Settings:", ""]
+        lines += [f"- {name}: {row.get('_notes', {}).get('likelihood', 'n/a')}" for name, row in table5.items()]
     figures = results.get("figures", {})
     if figures:
         lines += ["", "## Figures", ""]

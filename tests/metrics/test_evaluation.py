@@ -85,3 +85,11 @@ def test_cli_eval_unknown_metric_is_one_line(tiny_checkpoint, metrics_registry) 
     assert result.exit_code != 0
     assert "unknown metric 'mdm'" in result.output and "mmd" in result.output
     assert "Traceback" not in result.output
+
+
+def test_subsets_are_random_in_every_prefix(metrics_registry) -> None:
+    # mnist5k's test split is ordered by class; a prefix of the subset must still mix classes.
+    dataset = metrics_registry.build_dataset("mnist5k", None, "test")
+    assert len(dataset.labels[:40].unique()) == 1
+    _, labels = dataset_images(dataset, 100, seed=0)
+    assert len(labels[:40].unique()) >= 6

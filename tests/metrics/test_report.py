@@ -30,6 +30,8 @@ def test_report_writes_tables_figures_and_reuses_runs(tmp_path, metrics_registry
     gen = results["table3"]["tiny-gen28"]
     real = results["table3"]["real data"]
     assert gen["fid"]["status"] == "ok" and gen["fid"]["value"] > real["fid"]["value"]
+    # The real-data row compares the same two sets as the FID floor, with the same N.
+    assert real["fid"]["value"] == pytest.approx(gen["fid"]["values"]["fid.floor"], rel=1e-9)
     assert results["table5"]["tiny-vae28"]["elbo"]["value"] < 0
     assert (out / "runs" / "tiny-gen28" / "model.safetensors").is_file()
     assert (out / "runs" / "tiny-vae28-z3" / "model.safetensors").is_file()
