@@ -58,6 +58,9 @@ def save_loss_curves(runs: dict[str, Path], path: Path) -> Path | None:
         for term in terms:
             points = [(row["step"], row[term]) for row in rows if term in row]
             ax.plot([p[0] for p in points], [p[1] for p in points], label=term.split("/", 1)[0])
+        values = [abs(row[t]) for row in rows for t in terms if t in row and row[t] == row[t]]
+        if values and max(values) > 100 * max(min(values), 1e-3):
+            ax.set_yscale("symlog")  # players' losses differ by orders of magnitude (VAE-GAN)
         ax.set_title(name)
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)
