@@ -176,9 +176,18 @@ def describe_fields(cls: type | None, prefix: str = "") -> list[tuple[str, str, 
         if is_dataclass(hint):
             rows.extend(describe_fields(hint, prefix + f.name + "."))
             continue
-        type_name = getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
+        type_name = _type_name(hint)
         rows.append((prefix + f.name, type_name, repr(default), f.metadata.get("doc", "")))
     return rows
+
+
+def _type_name(hint: Any) -> str:
+    """A short readable type: ``int``, ``auto|dcgan|resnet``, ``tuple[float, float]``."""
+    if typing.get_origin(hint) is typing.Literal:
+        return "|".join(str(arg) for arg in typing.get_args(hint))
+    if typing.get_origin(hint) is not None or isinstance(hint, types.UnionType):
+        return str(hint).replace("typing.", "")
+    return getattr(hint, "__name__", str(hint))
 
 
 def _default_of(f: Field) -> Any:
