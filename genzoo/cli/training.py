@@ -129,6 +129,8 @@ def register(app: typer.Typer) -> None:
             _check_resume_compatible(base, config.to_dict(), run_dir)
         run_dir = run_dir or _default_run_dir(config.model, config.dataset)
         result = Trainer(config, run_dir, progress=progress).fit()
+        if os.environ.get("RANK", "0") != "0":
+            return  # under torchrun, rank 0 reports
         summary = {
             "run_dir": str(result.run_dir),
             "step": result.step,

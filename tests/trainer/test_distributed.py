@@ -51,3 +51,25 @@ def test_two_gloo_ranks_end_with_identical_parameters(tmp_path):
     lines = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert [line["step"] for line in lines] == [2, 4]
     assert (tmp_path / "run" / "model.safetensors").is_file()
+
+
+@pytest.mark.slow
+def test_torchrun_runs_the_cli_on_two_cpu_processes(tmp_path):
+    """The documented command: torchrun ... -m genzoo run MODEL --out DIR (gloo on CPU)."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "run"
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+        "-m", "genzoo", "run", "vae", "--steps", "3", "--batch-size", "8", "--out", str(out), "--no-progress",
+        "--set", "latent_dim=4", "--set", "net.encoder_width=4", "--set", "net.generator_width=4",
+        "--set", "train.log_every=1", "--device", "cpu",
+    ]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [line["step"] for line in lines] == [1, 2, 3]  # written once, by rank 0
+    assert (out / "model.safetensors").is_file()
+    assert result.stdout.count("trained vae") == 1  # rank 0 reports
