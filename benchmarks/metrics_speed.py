@@ -148,7 +148,7 @@ def main() -> None:
 
     print(f"# {platform.processor() or platform.machine()}, torch {torch.__version__}, torchmetrics "
           f"{torchmetrics.__version__}, {args.threads} thread(s), medians of {args.repeats}")
-    print("| measurement | genzoo (s) | reference (s) | genzoo / reference | max difference |")
+    print("| measurement | genzoo (s) | reference (s) | genzoo / reference | difference (MS-SSIM: max abs; MMD, FID: relative) |")
     print("|---|---:|---:|---:|---:|")
     benches = {"ms-ssim": bench_ms_ssim, "mmd": bench_mmd, "fid": bench_fid}
     for name, bench in benches.items():

@@ -66,7 +66,7 @@ def render_markdown(results: dict[str, Any]) -> str:
         f"batch {s['batch_size']}), scored on the same {results.get('n_real', s['n'])} held-out images and as many "
         "samples, "
         f"the same {s['pairs']} MS-SSIM pairs and the same KID subsets. Machine: {results.get('machine', '?')}; "
-        f"total {results.get('seconds', '?')} s.",
+        f"this invocation took {results.get('seconds', '?')} s (runs it reused were trained earlier).",
         "",
         "## Table 3: sample quality and diversity",
         "",
