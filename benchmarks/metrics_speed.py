@@ -56,12 +56,16 @@ def bench_ms_ssim(repeats: int) -> list[tuple[str, float, float, float]]:
     rows = []
     x = (digits(1000, 0) + 1) / 2
     y = (digits(1000, 1) + 1) / 2
-    small = resolve_settings((28, 28), scales=3, window=11, sigma=1.5, data_range=1.0, border="reflect",
-                             renormalise_weights=False)
+    small = resolve_settings(
+        (28, 28), scales=3, window=11, sigma=1.5, data_range=1.0, border="reflect", renormalise_weights=False
+    )
     ours_t, ours = median_time(lambda: ms_ssim(x, y, small), repeats)
     theirs_t, theirs = median_time(
-        lambda: tm_ms_ssim(x, y, data_range=1.0, reduction="none", normalize="relu", kernel_size=7,
-                           betas=(0.0448, 0.2856, 0.3001)), repeats)
+        lambda: tm_ms_ssim(
+            x, y, data_range=1.0, reduction="none", normalize="relu", kernel_size=7, betas=(0.0448, 0.2856, 0.3001)
+        ),
+        repeats,
+    )
     rows.append(("MS-SSIM, 1,000 pairs of 28x28 (3 scales)", ours_t, theirs_t, float((ours - theirs).abs().max())))
     default = resolve_settings((28, 28))
     default_t, _ = median_time(lambda: ms_ssim(x, y, default), repeats)
@@ -71,19 +75,39 @@ def bench_ms_ssim(repeats: int) -> list[tuple[str, float, float, float]]:
     big_x = nn.functional.avg_pool2d(torch.rand(1000, 1, 192, 192, generator=g), 5, 1, 2)
     big_y = (big_x + 0.2 * torch.randn(big_x.shape, generator=g)).clamp(0, 1)
     valid = resolve_settings((192, 192), data_range=1.0)
-    ours_t, ours = median_time(lambda: torch.cat([ms_ssim(big_x[i:i + 250], big_y[i:i + 250], valid)
-                                                  for i in range(0, 1000, 250)]), repeats)
-    theirs_t, theirs = median_time(lambda: torch.cat([pytorch_msssim.ms_ssim(big_x[i:i + 250], big_y[i:i + 250],
-                                                                             data_range=1.0, size_average=False)
-                                                      for i in range(0, 1000, 250)]), repeats)
-    rows.append(("MS-SSIM, 1,000 pairs of 192x192 vs pytorch-msssim", ours_t, theirs_t, float((ours - theirs).abs().max())))
+    ours_t, ours = median_time(
+        lambda: torch.cat([ms_ssim(big_x[i : i + 250], big_y[i : i + 250], valid) for i in range(0, 1000, 250)]),
+        repeats,
+    )
+    theirs_t, theirs = median_time(
+        lambda: torch.cat(
+            [
+                pytorch_msssim.ms_ssim(big_x[i : i + 250], big_y[i : i + 250], data_range=1.0, size_average=False)
+                for i in range(0, 1000, 250)
+            ]
+        ),
+        repeats,
+    )
+    rows.append(
+        ("MS-SSIM, 1,000 pairs of 192x192 vs pytorch-msssim", ours_t, theirs_t, float((ours - theirs).abs().max()))
+    )
     reflect = resolve_settings((192, 192), data_range=1.0, border="reflect")
-    ours_t, ours = median_time(lambda: torch.cat([ms_ssim(big_x[i:i + 250], big_y[i:i + 250], reflect)
-                                                  for i in range(0, 1000, 250)]), repeats)
-    theirs_t, theirs = median_time(lambda: torch.cat([tm_ms_ssim(big_x[i:i + 250], big_y[i:i + 250], data_range=1.0,
-                                                                 reduction="none", normalize="relu")
-                                                      for i in range(0, 1000, 250)]), repeats)
-    rows.append(("MS-SSIM, 1,000 pairs of 192x192 vs torchmetrics", ours_t, theirs_t, float((ours - theirs).abs().max())))
+    ours_t, ours = median_time(
+        lambda: torch.cat([ms_ssim(big_x[i : i + 250], big_y[i : i + 250], reflect) for i in range(0, 1000, 250)]),
+        repeats,
+    )
+    theirs_t, theirs = median_time(
+        lambda: torch.cat(
+            [
+                tm_ms_ssim(big_x[i : i + 250], big_y[i : i + 250], data_range=1.0, reduction="none", normalize="relu")
+                for i in range(0, 1000, 250)
+            ]
+        ),
+        repeats,
+    )
+    rows.append(
+        ("MS-SSIM, 1,000 pairs of 192x192 vs torchmetrics", ours_t, theirs_t, float((ours - theirs).abs().max()))
+    )
     return rows
 
 
@@ -101,7 +125,9 @@ def bench_mmd(repeats: int) -> list[tuple[str, float, float, float]]:
     pixels_real = digits(10_000, 4).flatten(1)
     pixels_fake = digits(10_000, 5).flatten(1)
     sigma = median_bandwidth(pixels_real, 1000, torch.Generator().manual_seed(0))
-    gauss_t, _ = median_time(lambda: mmd2_unbiased(pixels_real, pixels_fake, gaussian_kernel(sigma), chunk=2048), repeats)
+    gauss_t, _ = median_time(
+        lambda: mmd2_unbiased(pixels_real, pixels_fake, gaussian_kernel(sigma), chunk=2048), repeats
+    )
     rows.append(("MMD² (Gaussian), 10,000 x 10,000 x 784 pixels, 2048² blocks", gauss_t, float("nan"), float("nan")))
     return rows
 
@@ -127,8 +153,8 @@ def bench_fid(repeats: int) -> list[tuple[str, float, float, float]]:
     def theirs() -> float:
         metric = FrechetInceptionDistance(feature=Features(), normalize=False)
         for i in range(0, 10_000, 500):
-            metric.update(real[i:i + 500], real=True)
-            metric.update(fake[i:i + 500], real=False)
+            metric.update(real[i : i + 500], real=True)
+            metric.update(fake[i : i + 500], real=False)
         return float(metric.compute())
 
     with torch.no_grad():
@@ -146,9 +172,14 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     import torchmetrics
 
-    print(f"# {platform.processor() or platform.machine()}, torch {torch.__version__}, torchmetrics "
-          f"{torchmetrics.__version__}, {args.threads} thread(s), medians of {args.repeats}")
-    print("| measurement | genzoo (s) | reference (s) | genzoo / reference | difference (MS-SSIM: max abs; MMD, FID: relative) |")
+    print(
+        f"# {platform.processor() or platform.machine()}, torch {torch.__version__}, torchmetrics "
+        f"{torchmetrics.__version__}, {args.threads} thread(s), medians of {args.repeats}"
+    )
+    print(
+        "| measurement | genzoo (s) | reference (s) | genzoo / reference | "
+        "difference (MS-SSIM: max abs; MMD, FID: relative) |"
+    )
     print("|---|---:|---:|---:|---:|")
     benches = {"ms-ssim": bench_ms_ssim, "mmd": bench_mmd, "fid": bench_fid}
     for name, bench in benches.items():

@@ -287,7 +287,8 @@ def evaluate_checkpoint(
     real, reference, split = load_eval_data(name, data_config or None, data_dir, n, seed, registry)
     if tuple(real.shape[1:]) != tuple(model.data_shape):
         raise DataError(
-            f"the model makes images of shape {tuple(model.data_shape)} but {name}/{split} holds {tuple(real.shape[1:])}"
+            f"the model makes images of shape {tuple(model.data_shape)} "
+            f"but {name}/{split} holds {tuple(real.shape[1:])}"
         )
     # As many samples as held-out images (a small eval split caps both): FID and KID are biased in
     # N, so the score and its real-vs-real floor must use one N.

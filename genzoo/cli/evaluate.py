@@ -46,7 +46,9 @@ def print_table(report: Any) -> None:
     table.add_column("details")
     table.add_column("s", justify="right")
     for result in report.results:
-        direction = {True: "higher", False: "lower", None: "vs real"}[result.higher_is_better]
+        direction = {True: "higher", False: "lower"}.get(result.higher_is_better, "")
+        if result.higher_is_better is None and any(key.endswith(".real") for key in result.values):
+            direction = "vs real"
         if result.status == "ok":
             table.add_row(result.name, format_value(result.value), direction, details(result), f"{result.seconds:.1f}")
         else:
@@ -60,10 +62,14 @@ def register(app: typer.Typer) -> None:
     @app.command("eval")
     def eval_command(
         checkpoint: Path = typer.Argument(..., help="A model.safetensors file or a run folder holding one."),
-        dataset: str = typer.Option(None, "--dataset", "-d", help="Score against this data set (default: the checkpoint's)."),
+        dataset: str = typer.Option(
+            None, "--dataset", "-d", help="Score against this data set (default: the checkpoint's)."
+        ),
         data_dir: Path = typer.Option(None, "--data-dir", help="Where the data set's files are."),
         metrics: str = typer.Option("all", "--metrics", "-m", help="Comma-separated metric names, or 'all'."),
-        n: int = typer.Option(1000, "-n", help="Held-out images to compare with as many samples (at most the eval split's size)."),
+        n: int = typer.Option(
+            1000, "-n", help="Held-out images to compare with as many samples (at most the eval split's size)."
+        ),
         seed: int = typer.Option(0, "--seed", help="Seed of the samples, pairs and subsets."),
         device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:N, mps or auto."),
         overrides: list[str] = typer.Option(None, "--set", help="Metric config: METRIC.key=value (repeatable)."),

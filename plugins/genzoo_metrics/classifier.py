@@ -7,7 +7,8 @@ The features are the 84-d penultimate activations (TTUR issue #24: "the statisti
 last layers"), divided by one fixed ``feature_scale``: their root-mean-square on the training images,
 stored in the file. The division makes a·b/d about 1, the regime KID's cubic kernel (a·b/d + 1)³ was
 designed for with Inception features; raw LeNet features (RMS about 4.6) inflate KID's value and
-variance by orders of magnitude. FID scales by 1/feature_scale², nothing else changes. The trunk is dimension-generic: Conv3d/MaxPool3d for (C, D, H, W) volumes.
+variance by orders of magnitude. FID scales by 1/feature_scale², nothing else changes. The trunk
+is dimension-generic: Conv3d/MaxPool3d for (C, D, H, W) volumes.
 
 Unlabelled data (Pancreas-CT has no labels): the same trunk encodes to an 84-d code, and a linear
 decoder reconstructs a 16-px-per-axis thumbnail of the input (tanh, MSE). We chose an autoencoder
@@ -122,7 +123,9 @@ def read_metadata(path: str | Path) -> dict[str, str]:
     except Exception as exc:  # safetensors raises its own error types for corrupt headers
         raise CheckpointError(f"{path} is not a safetensors file: {exc}") from None
     if meta.get("format") != FORMAT:
-        raise CheckpointError(f"{path} is not a genzoo feature network (format {meta.get('format')!r}, expected {FORMAT})")
+        raise CheckpointError(
+            f"{path} is not a genzoo feature network (format {meta.get('format')!r}, expected {FORMAT})"
+        )
     return meta
 
 

@@ -34,8 +34,6 @@ def train_classifier_command(
 ) -> None:
     """Train the FID/KID feature network: a LeNet-5 classifier on labelled data, or a small
     autoencoder on unlabelled data (Pancreas-CT); saved as safetensors with its test score."""
-    import torch
-
     from genzoo import __version__
     from genzoo.evaluation import dataset_images
     from genzoo.registry import get_registry
@@ -47,7 +45,6 @@ def train_classifier_command(
         user_weights_dir,
     )
 
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     registry = get_registry()
     spec = registry.get("dataset", dataset)
     split = split or spec.splits[0]
@@ -55,17 +52,29 @@ def train_classifier_command(
     eval_spec = registry.get("dataset", eval_name)
     eval_split = eval_split or eval_spec.eval_split
     if eval_name == dataset and (split == eval_split or split == "all"):
-        print(f"genzoo: warning: evaluating on {dataset}/{eval_split}, which overlaps the training split {split}", file=sys.stderr)
+        print(
+            f"genzoo: warning: evaluating on {dataset}/{eval_split}, which overlaps the training split {split}",
+            file=sys.stderr,
+        )
     train_images, train_labels = dataset_images(registry.build_dataset(dataset, None, split, data_dir))
     test_images, test_labels = dataset_images(
-        registry.build_dataset(eval_name, None, eval_split, eval_data_dir if eval_dataset else (eval_data_dir or data_dir))
+        registry.build_dataset(
+            eval_name, None, eval_split, eval_data_dir if eval_dataset else (eval_data_dir or data_dir)
+        )
     )
 
     def progress(epoch: int, total: int, loss: float) -> None:
         print(f"epoch {epoch}/{total}  loss {loss:.4f}", file=sys.stderr)
 
     net = train_feature_net(
-        train_images, train_labels, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=device, progress=progress
+        train_images,
+        train_labels,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        seed=seed,
+        device=device,
+        progress=progress,
     )
     meta = {
         "dataset": dataset,
@@ -90,8 +99,14 @@ def train_classifier_command(
     if as_json:
         print(json.dumps(result, indent=2))
     else:
-        score = f"accuracy {meta['test_accuracy']:.2%}" if "test_accuracy" in meta else f"thumbnail MSE {meta['test_mse']:.5f}"
-        print(f"{net.kind} trained on {dataset}/{split} ({len(train_images)} images): {score} on {eval_name}/{eval_split}")
+        score = (
+            f"accuracy {meta['test_accuracy']:.2%}"
+            if "test_accuracy" in meta
+            else f"thumbnail MSE {meta['test_mse']:.5f}"
+        )
+        print(
+            f"{net.kind} trained on {dataset}/{split} ({len(train_images)} images): {score} on {eval_name}/{eval_split}"
+        )
         print(f"saved {target}")
 
 

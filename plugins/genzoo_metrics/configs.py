@@ -45,9 +45,7 @@ class MSSSIMConfig:
     scales: int = doc("number of scales; 0 = auto (5 from 176 px, else as many as keep >= window px)", 0)
     window: int = doc("Gaussian window size in px (odd); 0 = auto (11 from 176 px, else 7)", 0)
     sigma: float = doc("Gaussian window sigma; 0 = 1.5 * window / 11", 0.0)
-    data_range: float = doc(
-        "L in C1=(K1 L)², C2=(K2 L)²; images are mapped from [-1, 1] to [0, 1] first, so 1", 1.0
-    )
+    data_range: float = doc("L in C1=(K1 L)², C2=(K2 L)²; images are mapped from [-1, 1] to [0, 1] first, so 1", 1.0)
     normalise: Literal["relu", "simple", "none"] = doc(
         "keep per-scale terms non-negative: relu (VainF, torchmetrics), simple ((x+1)/2) or none (may be NaN)",
         "relu",

@@ -112,7 +112,6 @@ class KID:
         cfg = self.config
         real = context_features(context, cfg.classifier, "real")
         fake = context_features(context, cfg.classifier, "generated")
-        mean, std = kid_from_features(
-            real, fake, cfg.subsets, cfg.subset_size, context.generator("kid"), cfg.degree, cfg.coef  # type: ignore[attr-defined]
-        )
+        generator = context.generator("kid")  # type: ignore[attr-defined]
+        mean, std = kid_from_features(real, fake, cfg.subsets, cfg.subset_size, generator, cfg.degree, cfg.coef)
         return {"kid": mean, "kid.std": std}

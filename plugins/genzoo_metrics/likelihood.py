@@ -112,8 +112,12 @@ class LikelihoodMetric:
         self.output = output
 
     def compute(self, context: object) -> dict[str, float]:
-        summary = context.cached(("likelihood", repr(self.config)), lambda: self._summary(context))  # type: ignore[attr-defined]
-        return {self.output: summary[self.output], **{k: v for k, v in summary.items() if k.startswith(self.output + ".")}}
+        key = ("likelihood", repr(self.config))
+        summary = context.cached(key, lambda: self._summary(context))  # type: ignore[attr-defined]
+        return {
+            self.output: summary[self.output],
+            **{k: v for k, v in summary.items() if k.startswith(self.output + ".")},
+        }
 
     def _summary(self, context: object) -> dict[str, float]:
         cfg = self.config

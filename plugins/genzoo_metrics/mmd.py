@@ -152,7 +152,8 @@ class GaussianMMD:
         else:
             real = context.real.flatten(1)  # type: ignore[attr-defined]
             fake = context.generated.flatten(1)  # type: ignore[attr-defined]
-        sigma = cfg.bandwidth or median_bandwidth(real, cfg.median_subset, context.generator("mmd/median"))  # type: ignore[attr-defined]
+        generator = context.generator("mmd/median")  # type: ignore[attr-defined]
+        sigma = cfg.bandwidth or median_bandwidth(real, cfg.median_subset, generator)
         kernel = gaussian_kernel(sigma, cfg.bandwidth_multipliers)
         value = mmd2_unbiased(real.float(), fake.float(), kernel, cfg.chunk_size)
         return {"mmd": value, "mmd.bandwidth": sigma}

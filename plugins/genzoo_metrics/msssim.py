@@ -10,9 +10,9 @@ Per scale j, with Gaussian-weighted local means μ, variances σ² and covarianc
 
 with 2x average pooling between scales and w the first M of (0.0448, 0.2856, 0.3001, 0.2363,
 0.1333). Free of the pitfalls of REFERENCE §2.5: L is explicit (never inferred per batch; the
-diversity metric maps [-1, 1] samples to [0, 1] and uses L=1), the coarsest SSIM is raised to its weight once (not the 3dbraingen/old
-jorge-pessoa ``prod(mcs*mssim)`` bug), and negative terms are clamped (``relu``) so
-anti-correlated pairs give 0, not NaN. Variances are clamped at 0 against round-off.
+diversity metric maps [-1, 1] samples to [0, 1] and uses L=1), the coarsest SSIM is raised
+to its weight once (not the 3dbraingen/old jorge-pessoa ``prod(mcs*mssim)`` bug), and negative
+terms are clamped (``relu``) so anti-correlated pairs give 0, not NaN. Variances are clamped at 0 against round-off.
 
 Borders: ``valid`` computes statistics only where the window fits (Wang; VainF pytorch-msssim);
 ``reflect`` reproduces torchmetrics, whose coarsest SSIM map is averaged over a reflection-padded
@@ -86,7 +86,9 @@ def resolve_settings(
             "use fewer scales (--set scales=N) or a smaller window"
         )
     if border == "reflect" and coarsest <= (window - 1) // 2:
-        raise ConfigError(f"ms-ssim: the coarsest scale ({coarsest} px) is too small to reflect-pad a {window}-px window")
+        raise ConfigError(
+            f"ms-ssim: the coarsest scale ({coarsest} px) is too small to reflect-pad a {window}-px window"
+        )
     weights = WANG_WEIGHTS[:scales]
     if renormalise_weights and scales < len(WANG_WEIGHTS):
         total = sum(weights)

@@ -82,7 +82,12 @@ class ReportBuilder:
         self.log = log
         self.out = Path(settings.out)
         self.configs = _metric_configs(settings)
-        self.results: dict[str, Any] = {"settings": _jsonable(asdict(settings)), "table3": {}, "table4": {}, "table5": {}}
+        self.results: dict[str, Any] = {
+            "settings": _jsonable(asdict(settings)),
+            "table3": {},
+            "table4": {},
+            "table5": {},
+        }
         self.samples: dict[str, torch.Tensor] = {}
         self.runs: dict[str, Path] = {}
         self.paths: dict[str, Path] = {}
@@ -102,9 +107,16 @@ class ReportBuilder:
             model=model,
             dataset=s.dataset,
             data_dir=s.data_dir,
-            train=TrainConfig(steps=s.steps, batch_size=s.batch_size, seed=s.seed, device=s.device,
-                              sample_every=0, checkpoint_every=0, keep_last=1,
-                              log_every=max(1, min(25, s.steps // 20))),
+            train=TrainConfig(
+                steps=s.steps,
+                batch_size=s.batch_size,
+                seed=s.seed,
+                device=s.device,
+                sample_every=0,
+                checkpoint_every=0,
+                keep_last=1,
+                log_every=max(1, min(25, s.steps // 20)),
+            ),
             model_config=dict(model_config or {}),
         )
         run_dir = self.out / "runs" / key
@@ -128,8 +140,14 @@ class ReportBuilder:
             model, _ = load_model(path, device=self.settings.device, registry=self.registry)
             generated = None
         context = EvalContext(
-            model, self.real, n_generated=len(self.real), reference=self.reference, device=self.settings.device,
-            seed=self.settings.seed, dataset=self.settings.dataset, generated=generated,
+            model,
+            self.real,
+            n_generated=len(self.real),
+            reference=self.reference,
+            device=self.settings.device,
+            seed=self.settings.seed,
+            dataset=self.settings.dataset,
+            generated=generated,
         )
         results = evaluate(context, list(metrics), self.configs, self.registry, on_error="record")
         if path is not None:
@@ -177,8 +195,9 @@ class ReportBuilder:
 
         figures = {}
         if self.samples:
-            figures["samples"] = save_samples_figure({k: v for k, v in self.samples.items() if k in self.settings.models},
-                                                     self.out / "samples.png")
+            figures["samples"] = save_samples_figure(
+                {k: v for k, v in self.samples.items() if k in self.settings.models}, self.out / "samples.png"
+            )
             sweep = {k: v for k, v in self.samples.items() if k.startswith(self.settings.sweep_model + "-z")}
             if sweep:
                 figures["sweep_samples"] = save_samples_figure(sweep, self.out / "sweep_samples.png")

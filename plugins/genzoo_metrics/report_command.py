@@ -23,7 +23,9 @@ def report_command(
     n: int = typer.Option(1000, "-n", help="Held-out images and generated samples per model."),
     pairs: int = typer.Option(1000, "--pairs", help="Random pairs for MS-SSIM."),
     checkpoint: list[str] = typer.Option(
-        None, "--checkpoint", help="Use a trained model instead of training: NAME=PATH (repeatable; NAME as in the tables)."
+        None,
+        "--checkpoint",
+        help="Use a trained model instead of training: NAME=PATH (repeatable; NAME as in the tables).",
     ),
     sweep_model: str = typer.Option("gvae", "--sweep-model", help="Model of the latent-size sweep (Table 4)."),
     latent_sizes: str = typer.Option("16,32,64,128", "--latent-sizes", help="Latent sizes of Table 4 ('' to skip)."),
@@ -43,17 +45,31 @@ def report_command(
     for item in checkpoint or []:
         name, sep, path = item.partition("=")
         if not sep or not name or not path:
-            raise ConfigError(f"--checkpoint {item!r}: expected NAME=PATH, for example gvae=runs/gvae/model.safetensors")
+            raise ConfigError(
+                f"--checkpoint {item!r}: expected NAME=PATH, for example gvae=runs/gvae/model.safetensors"
+            )
         given[name.strip()] = path.strip()
     try:
         sizes = tuple(int(x) for x in _names(latent_sizes))
     except ValueError:
         raise ConfigError(f"--latent-sizes {latent_sizes!r}: expected integers like 16,32,64") from None
     settings = ReportSettings(
-        out=out, models=_names(models), dataset=dataset, data_dir=data_dir, steps=steps, batch_size=batch_size,
-        seed=seed, device=str(resolve_device(device)), n=n, pairs=pairs, checkpoints=given,
-        sweep_model=sweep_model, latent_sizes=sizes, likelihood_models=_names(likelihood_models),
-        iwae_k=iwae_k, iwae_images=iwae_images,
+        out=out,
+        models=_names(models),
+        dataset=dataset,
+        data_dir=data_dir,
+        steps=steps,
+        batch_size=batch_size,
+        seed=seed,
+        device=str(resolve_device(device)),
+        n=n,
+        pairs=pairs,
+        checkpoints=given,
+        sweep_model=sweep_model,
+        latent_sizes=sizes,
+        likelihood_models=_names(likelihood_models),
+        iwae_k=iwae_k,
+        iwae_images=iwae_images,
     )
     page = ReportBuilder(settings, log=lambda text: print(text, file=sys.stderr)).build()
     print(page.read_text())

@@ -51,7 +51,7 @@ def save_loss_curves(runs: dict[str, Path], path: Path) -> Path | None:
     columns = min(3, len(logs))
     rows_n = math.ceil(len(logs) / columns)
     fig, axes = plt.subplots(rows_n, columns, figsize=(4.5 * columns, 3.2 * rows_n), squeeze=False)
-    for ax in axes.flat[len(logs):]:
+    for ax in axes.flat[len(logs) :]:
         ax.axis("off")
     for ax, (name, rows) in zip(axes.flat, logs.items()):
         terms = sorted({k for row in rows for k in row if k.endswith("/loss")})

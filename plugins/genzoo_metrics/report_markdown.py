@@ -73,10 +73,13 @@ def render_markdown(results: dict[str, Any]) -> str:
         DISTRIBUTION_HEADER.format(first="model", real=_real_ms_ssim(table3)),
     ]
     lines += [_distribution_row(name, row) for name, row in table3.items()]
-    floor = next((value_of(r, "fid", "fid.floor") for r in table3.values() if math.isfinite(value_of(r, "fid", "fid.floor"))), math.nan)
+    floor = next(
+        (value_of(r, "fid", "fid.floor") for r in table3.values() if math.isfinite(value_of(r, "fid", "fid.floor"))),
+        math.nan,
+    )
     lines += [
         "",
-        "\"real data\" scores training images against the held-out split with the same N: the floor a perfect "
+        '"real data" scores training images against the held-out split with the same N: the floor a perfect '
         f"model would reach (FID floor {fmt(floor)}). MS-SSIM is read against the real-pair value: far above it "
         "means mode collapse, far below it means noise. MMD² is unbiased (can be slightly negative); KID is "
         "mean ± std over subsets; Kwon's linear MMD is mean ± std over passes. FID/KID use the shipped LeNet "
@@ -84,28 +87,42 @@ def render_markdown(results: dict[str, Any]) -> str:
         "is comparable with the paper's MMD ×1e-4 column, whose recipe is not published (see METRICS.md).",
     ]
     if table4:
-        lines += ["", f"## Table 4: {s['sweep_model']} latent size", "",
-                  DISTRIBUTION_HEADER.format(first="latent size", real=_real_ms_ssim(table4))]
+        lines += [
+            "",
+            f"## Table 4: {s['sweep_model']} latent size",
+            "",
+            DISTRIBUTION_HEADER.format(first="latent size", real=_real_ms_ssim(table4)),
+        ]
         lines += [_distribution_row(size, row) for size, row in table4.items()]
     if table5:
         lines += [
-            "", "## Table 5: VAE against GVAE (nats per image)", "",
+            "",
+            "## Table 5: VAE against GVAE (nats per image)",
+            "",
             "| model | log-likelihood (IWAE) ↑ | reconstruction error ↓ | ELBO ↑ | KL |",
             "|---|---:|---:|---:|---:|",
         ]
         for name, row in table5.items():
             cells = [name] + [
-                with_spread(value_of(row, m), value_of(row, m, m + ".sem")) for m in ("log-likelihood", "recon-error", "elbo", "kl")
+                with_spread(value_of(row, m), value_of(row, m, m + ".sem"))
+                for m in ("log-likelihood", "recon-error", "elbo", "kl")
             ]
             lines.append("| " + " | ".join(cells) + " |")
-        lines += ["", "± is the standard error over images. Each model's own decoder likelihood is used, so compare "
-                  "models with the same observation model only. Settings:", ""]
+        lines += [
+            "",
+            "± is the standard error over images. Each model's own decoder likelihood is used, so compare "
+            "models with the same observation model only. Settings:",
+            "",
+        ]
         lines += [f"- {name}: {row.get('_notes', {}).get('likelihood', 'n/a')}" for name, row in table5.items()]
     figures = results.get("figures", {})
     if figures:
         lines += ["", "## Figures", ""]
-        titles = {"samples": "Samples side by side", "sweep_samples": "Latent-size sweep samples",
-                  "loss_curves": "Loss curves"}
+        titles = {
+            "samples": "Samples side by side",
+            "sweep_samples": "Latent-size sweep samples",
+            "loss_curves": "Loss curves",
+        }
         for key, name in figures.items():
             lines += [f"### {titles.get(key, key)}", "", f"![{key}]({name})", ""]
     return "\n".join(lines).rstrip() + "\n"

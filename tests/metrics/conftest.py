@@ -50,9 +50,17 @@ def tiny_checkpoint(tmp_path, metrics_registry):
         torch.manual_seed(0)
         model = metrics_registry.build_model(name, None, (1, 28, 28))
         meta = {
-            "model": name, "plugin": "tinymodels", "plugin_distribution": "genzoo-tiny", "plugin_version": "0.0.1",
-            "config": {"latent_dim": 4}, "dataset": "mnist5k", "dataset_config": {}, "data_shape": [1, 28, 28],
-            "normalisation": {}, "genzoo_version": "0.1.0", "step": 0,
+            "model": name,
+            "plugin": "tinymodels",
+            "plugin_distribution": "genzoo-tiny",
+            "plugin_version": "0.0.1",
+            "config": {"latent_dim": 4},
+            "dataset": "mnist5k",
+            "dataset_config": {},
+            "data_shape": [1, 28, 28],
+            "normalisation": {},
+            "genzoo_version": "0.1.0",
+            "step": 0,
         }
         return save_model(tmp_path / f"{name}.safetensors", model, meta)
 

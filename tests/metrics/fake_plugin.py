@@ -64,8 +64,16 @@ class TinyVAE28(TinyGenerator28):
 @genzoo.hookimpl
 def genzoo_models():
     return [
-        ModelSpec("tiny-vae28", "tests.metrics.fake_plugin:TinyVAE28", "tiny 28x28 VAE for metric tests",
-                  config="tests.metrics.fake_plugin:TinyConfig"),
-        ModelSpec("tiny-gen28", "tests.metrics.fake_plugin:TinyGenerator28", "tiny 28x28 generator for metric tests",
-                  config="tests.metrics.fake_plugin:TinyConfig"),
+        ModelSpec(
+            "tiny-vae28",
+            "tests.metrics.fake_plugin:TinyVAE28",
+            "tiny 28x28 VAE for metric tests",
+            config="tests.metrics.fake_plugin:TinyConfig",
+        ),
+        ModelSpec(
+            "tiny-gen28",
+            "tests.metrics.fake_plugin:TinyGenerator28",
+            "tiny 28x28 generator for metric tests",
+            config="tests.metrics.fake_plugin:TinyConfig",
+        ),
     ]

@@ -90,10 +90,21 @@ def test_train_classifier_command(tmp_path, metrics_registry, monkeypatch) -> No
     monkeypatch.setenv("GENZOO_HOME", str(tmp_path / "home"))
     result = CliRunner().invoke(
         build_app(metrics_registry.host),
-        ["train-classifier", "--dataset", "mnist5k", "--split", "test", "--eval-split", "train", "--epochs", "1", "--json"],
+        [
+            "train-classifier",
+            "--dataset",
+            "mnist5k",
+            "--split",
+            "test",
+            "--eval-split",
+            "train",
+            "--epochs",
+            "1",
+            "--json",
+        ],
     )
     assert result.exit_code == 0, result.output
-    data = json.loads(result.stdout[result.stdout.index("{"):])
+    data = json.loads(result.stdout[result.stdout.index("{") :])
     path = tmp_path / "home" / "feature-nets" / "mnist5k.safetensors"
     assert data["path"] == str(path) and path.is_file()
     meta = read_metadata(path)

@@ -44,9 +44,13 @@ def test_gan_gets_n_a_for_likelihood_and_values_for_the_rest(metrics_registry) -
 
 def test_evaluate_checkpoint_of_a_vae_scores_the_likelihood_family(tiny_checkpoint, metrics_registry) -> None:
     path = tiny_checkpoint("tiny-vae28")
-    configs = {name: {"samples": 4, "max_images": 20, "batch_size": 10} for name in ("elbo", "kl", "recon-error", "log-likelihood")}
-    report = evaluate_checkpoint(path, ["elbo", "kl", "recon-error", "log-likelihood"], n=40, configs=configs,
-                                 registry=metrics_registry)
+    configs = {
+        name: {"samples": 4, "max_images": 20, "batch_size": 10}
+        for name in ("elbo", "kl", "recon-error", "log-likelihood")
+    }
+    report = evaluate_checkpoint(
+        path, ["elbo", "kl", "recon-error", "log-likelihood"], n=40, configs=configs, registry=metrics_registry
+    )
     values = {r.name: r.value for r in report.results}
     assert report.split == "test" and report.dataset == "mnist5k"
     assert values["elbo"] == pytest.approx(-values["recon-error"] - values["kl"], rel=1e-6)

@@ -55,16 +55,24 @@ def test_kid_matches_torchmetrics_on_lenet_features() -> None:
     pick_real = torch.randperm(200, generator=replay)[:100]
     pick_fake = torch.randperm(200, generator=replay)[:100]
     theirs = kid_module.poly_mmd(real_f[pick_real], fake_f[pick_fake], degree=3, gamma=None, coef=1.0)
-    ours, std = kid_from_features(real_f, fake_f, subsets=1, subset_size=1000, generator=torch.Generator().manual_seed(7))
+    ours, std = kid_from_features(
+        real_f, fake_f, subsets=1, subset_size=1000, generator=torch.Generator().manual_seed(7)
+    )
     assert ours == pytest.approx(float(theirs), rel=1e-6) and std == 0.0
-    mean, spread = kid_from_features(real_f, fake_f, subsets=20, subset_size=50, generator=torch.Generator().manual_seed(0))
+    mean, spread = kid_from_features(
+        real_f, fake_f, subsets=20, subset_size=50, generator=torch.Generator().manual_seed(0)
+    )
     assert spread > 0 and abs(mean - ours) < 4 * spread
 
 
 def test_frechet_distance_closed_form() -> None:
     # 1D: (m1-m2)² + s1² + s2² - 2 s1 s2 = (m1-m2)² + (s1-s2)².
-    value = frechet_distance(torch.tensor([1.0]).double(), torch.tensor([[4.0]]).double(),
-                             torch.tensor([3.0]).double(), torch.tensor([[9.0]]).double())
+    value = frechet_distance(
+        torch.tensor([1.0]).double(),
+        torch.tensor([[4.0]]).double(),
+        torch.tensor([3.0]).double(),
+        torch.tensor([[9.0]]).double(),
+    )
     assert value == pytest.approx(4.0 + 1.0)
     x = torch.randn(500, 6, generator=torch.Generator().manual_seed(0))
     assert fid_from_features(x, x) == pytest.approx(0.0, abs=1e-8)
@@ -78,9 +86,7 @@ def test_shipped_classifier_metadata_and_accuracy_on_real_mnist_test(mnist_test_
     from genzoo.evaluation import dataset_images
     from genzoo.registry import get_registry
 
-    images, labels = dataset_images(
-        get_registry().build_dataset("mnist", {"download": False}, "test", mnist_test_dir)
-    )
+    images, labels = dataset_images(get_registry().build_dataset("mnist", {"download": False}, "test", mnist_test_dir))
     net, _ = load_feature_net(SHIPPED)
     measured = accuracy(net, images, labels)
     assert measured >= 0.97

@@ -46,8 +46,9 @@ def test_matches_torchmetrics_on_192px_with_its_reflect_border() -> None:
 def test_matches_torchmetrics_with_three_unnormalised_betas_on_small_images() -> None:
     functional = pytest.importorskip("torchmetrics.functional.image")
     x, y = _pair(size=64, seed=2)
-    settings = resolve_settings(x.shape[2:], scales=3, window=11, sigma=1.5, data_range=1.0,
-                                border="reflect", renormalise_weights=False)
+    settings = resolve_settings(
+        x.shape[2:], scales=3, window=11, sigma=1.5, data_range=1.0, border="reflect", renormalise_weights=False
+    )
     theirs = functional.multiscale_structural_similarity_index_measure(
         x, y, data_range=1.0, reduction="none", normalize="relu", kernel_size=7, betas=(0.0448, 0.2856, 0.3001)
     )

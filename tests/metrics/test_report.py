@@ -14,9 +14,29 @@ def test_report_writes_tables_figures_and_reuses_runs(tmp_path, metrics_registry
 
     out = tmp_path / "report"
     args = [
-        "report", "--models", "tiny-gen28,tiny-vae28", "--steps", "3", "--batch-size", "8", "-n", "60",
-        "--pairs", "20", "--sweep-model", "tiny-vae28", "--latent-sizes", "2,3", "--likelihood-models", "tiny-vae28",
-        "--iwae-k", "4", "--iwae-images", "10", "--out", str(out),
+        "report",
+        "--models",
+        "tiny-gen28,tiny-vae28",
+        "--steps",
+        "3",
+        "--batch-size",
+        "8",
+        "-n",
+        "60",
+        "--pairs",
+        "20",
+        "--sweep-model",
+        "tiny-vae28",
+        "--latent-sizes",
+        "2,3",
+        "--likelihood-models",
+        "tiny-vae28",
+        "--iwae-k",
+        "4",
+        "--iwae-images",
+        "10",
+        "--out",
+        str(out),
     ]
     app = build_app(metrics_registry.host)
     result = CliRunner().invoke(app, args)
