@@ -179,9 +179,13 @@ class ReportBuilder:
             if model in s.models:
                 self.log(f"likelihood of {model} (IWAE k={s.iwae_k})")
                 self.results["table5"][model] = self.score(model, self.checkpoint(model, model), TABLE5_METRICS)
+        default_latent = getattr(self.registry.get("model", s.sweep_model).default_config(), "latent_dim", None)
         for size in s.latent_sizes:
             key = f"{s.sweep_model}-z{size}"
-            path = self.checkpoint(key, s.sweep_model, {"latent_dim": size})
+            if size == default_latent and s.sweep_model in s.models and key not in s.checkpoints:
+                path = self.checkpoint(s.sweep_model, s.sweep_model)  # the Table 3 run has this latent size
+            else:
+                path = self.checkpoint(key, s.sweep_model, {"latent_dim": size})
             self.results["table4"][str(size)] = self.score(key, path, TABLE3_METRICS)
         self.results["seconds"] = round(time.perf_counter() - started, 1)
         self.results["machine"] = machine_description(s.device)

@@ -28,7 +28,7 @@ def test_report_writes_tables_figures_and_reuses_runs(tmp_path, metrics_registry
         "--sweep-model",
         "tiny-vae28",
         "--latent-sizes",
-        "2,3",
+        "2,4",
         "--likelihood-models",
         "tiny-vae28",
         "--iwae-k",
@@ -43,7 +43,7 @@ def test_report_writes_tables_figures_and_reuses_runs(tmp_path, metrics_registry
     assert result.exit_code == 0, result.output
     page = (out / "report.md").read_text()
     assert "## Table 3" in page and "## Table 4" in page and "## Table 5" in page
-    assert "| tiny-gen28 |" in page and "| real data |" in page and "| 3 |" in page
+    assert "| tiny-gen28 |" in page and "| real data |" in page and "| 4 |" in page
     for name in ("samples.png", "sweep_samples.png", "loss_curves.png", "results.json"):
         assert (out / name).stat().st_size > 1000, name
     results = json.loads((out / "results.json").read_text())
@@ -54,7 +54,10 @@ def test_report_writes_tables_figures_and_reuses_runs(tmp_path, metrics_registry
     assert real["fid"]["value"] == pytest.approx(gen["fid"]["values"]["fid.floor"], rel=1e-9)
     assert results["table5"]["tiny-vae28"]["elbo"]["value"] < 0
     assert (out / "runs" / "tiny-gen28" / "model.safetensors").is_file()
-    assert (out / "runs" / "tiny-vae28-z3" / "model.safetensors").is_file()
+    assert (out / "runs" / "tiny-vae28-z2" / "model.safetensors").is_file()
+    # Latent size 4 is tiny-vae28's default: Table 4 reuses the Table 3 run instead of training it again.
+    assert not (out / "runs" / "tiny-vae28-z4").exists()
+    assert results["table4"]["4"]["fid"]["value"] == results["table3"]["tiny-vae28"]["fid"]["value"]
     (out / "report.md").rename(tmp_path / "first.md")
     # A rerun reuses the finished runs, and a given checkpoint replaces training.
     given = out / "runs" / "tiny-gen28" / "model.safetensors"
