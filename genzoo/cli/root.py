@@ -46,7 +46,7 @@ def build_app(host: Any = None) -> typer.Typer:
     Passing a host (tests, embedding applications) also makes it the process-wide registry,
     so every command sees the same plugins.
     """
-    from genzoo.cli import catalog, training
+    from genzoo.cli import catalog, evaluate, sharing, training
 
     if host is not None:
         from genzoo.registry import Registry, set_registry
@@ -89,19 +89,11 @@ def build_app(host: Any = None) -> typer.Typer:
 
     catalog.register(app, get_host)
     training.register(app)
-    for module_name in ("genzoo.cli.evaluate", "genzoo.cli.sharing"):
-        _register_optional(app, module_name)
+    evaluate.register(app)
+    sharing.register(app)
     app.add_typer(data_app, name="data")
     get_host().add_commands(app, groups)
     return app
-
-
-def _register_optional(app: typer.Typer, module_name: str) -> None:
-    """Core command modules that land in later steps register themselves when present."""
-    import importlib.util
-
-    if importlib.util.find_spec(module_name) is not None:
-        importlib.import_module(module_name).register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

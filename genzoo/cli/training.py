@@ -46,10 +46,8 @@ def resolve_checkpoint_path(reference: str) -> Path:
         return path
     if path.is_dir():
         raise CheckpointError(f"{path} holds no {MODEL_FILENAME}; is the run finished? (see its checkpoints/ folder)")
-    try:
-        from genzoo.sharing import resolve_name
-    except ImportError:
-        raise CheckpointError(f"checkpoint {reference} does not exist") from None
+    from genzoo.sharing import resolve_name
+
     return resolve_name(reference)
 
 
