@@ -66,7 +66,10 @@ def check_training_step(
         assert torch.isfinite(value).all(), f"{type(model).__name__}: loss term {key} is not finite ({value})"
     for player in players:
         assert f"{player.name}/loss" in logged, f"player {player.name!r} logged no 'loss' term"
-        named = [n for module in player.modules for n, p in getattr(model, module).named_parameters() if p.requires_grad]
+        named = [
+            f"{module}.{n}" for module in player.modules
+            for n, p in getattr(model, module).named_parameters() if p.requires_grad
+        ]
         after = player_parameters(model, player)
         unchanged = [n for n, old, new in zip(named, before[player.name], after) if torch.equal(old, new)]
         if require_all:
