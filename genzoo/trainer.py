@@ -31,6 +31,7 @@ from torch import nn
 from genzoo import __version__
 from genzoo.batches import BatchStream
 from genzoo.checkpoint import MODEL_FILENAME, atomic_write, fsync_dir, save_model
+from genzoo.config import to_dict
 from genzoo.distributed import DistInfo, barrier, init_distributed, mean_across_ranks, shutdown_distributed
 from genzoo.errors import CheckpointError, ConfigError, GenzooError, TrainingDiverged
 from genzoo.images import plot_loss_curves, save_grid
@@ -139,6 +140,9 @@ class Trainer:
         )
         self.dataset_config = self.registry.make_config(dataset_entry.spec, cfg.data_config)
         self.model_config = self.registry.make_config(self.model_entry.spec, cfg.model_config)
+        # Record the *resolved* configs, so a resumed run rebuilds the same networks even if a
+        # plugin's defaults change in between.
+        cfg.model_config, cfg.data_config = to_dict(self.model_config), to_dict(self.dataset_config)
         self.model = self.registry.build_model(self.model_entry.qualified_name, self.model_config, self.dataset.shape)
         self.players = check_players(self.model)
         self.model.to(self.device)
@@ -168,7 +172,14 @@ class Trainer:
 
         state = load_train_state(checkpoint / STATE_FILENAME)
         weights = load_file(str(checkpoint / MODEL_FILENAME), device="cpu")
-        self.model.load_state_dict(weights)
+        try:
+            self.model.load_state_dict(weights)
+        except RuntimeError as exc:
+            first = str(exc).strip().splitlines()[-1].strip()
+            raise CheckpointError(
+                f"{checkpoint} does not fit model '{self.config.model}' as configured now ({first}); "
+                "resume with the settings the run was started with, or start a new run"
+            ) from None
         for name, optimizer in self.optimizers.items():
             if name not in state["optimizers"]:
                 raise CheckpointError(f"{checkpoint} has no optimiser state for player {name!r}")
@@ -205,8 +216,6 @@ class Trainer:
 
     # --- outputs ---------------------------------------------------------------------------
     def checkpoint_meta(self) -> dict[str, Any]:
-        from genzoo.config import to_dict
-
         return {
             "model": self.model_entry.name,
             "plugin": self.model_entry.plugin.name,

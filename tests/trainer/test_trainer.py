@@ -172,3 +172,20 @@ def test_compile_wraps_every_network_and_keeps_checkpoint_keys(tiny_registry, tm
     result = trainer.fit()
     assert all(getattr(child, "_compiled_call_impl", None) is not None for child in trainer.model.children())
     assert all("_orig_mod" not in key for key in weights(result.model_path))
+
+
+def test_run_folder_records_resolved_configs_and_a_mismatch_is_one_line(tiny_registry, tmp_path):
+    run = tmp_path / "run"
+    train(tiny_config(steps=2, checkpoint_every=2), run)
+    saved = json.loads((run / "config.json").read_text())
+    assert saved["model_config"] == {"latent_dim": 4, "hidden": 16, "critic_steps": 2, "nan_after": -1}
+    assert saved["data_config"] == {"size": 96, "side": 8}
+    # every model field is in the saved config, so a later change of a plugin default cannot
+    # change the networks a resume builds
+    config = RunConfig.from_dict({**saved, "train": {**saved["train"], "steps": 4}})
+    assert train(config, run).step == 4
+    # a config that really does not fit the checkpoint is one clear line
+    changed = RunConfig.from_dict({**saved, "model_config": {**saved["model_config"], "hidden": 32},
+                                   "train": {**saved["train"], "steps": 6}})
+    with pytest.raises(CheckpointError, match=r"does not fit model 'tiny-gan' as configured now"):
+        train(changed, run)
