@@ -96,7 +96,7 @@ def test_run_sample_and_info_from_the_checkpoint(app, tmp_path):
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert summary["step"] == 3 and summary["model"] == str(run / "model.safetensors")
-    assert json.loads((run / "config.json").read_text())["model_config"] == {"hidden": 8}
+    assert json.loads((run / "config.json").read_text())["model_config"]["hidden"] == 8
     grid = tmp_path / "grid.png"
     sampled = runner.invoke(app, ["sample", str(run), "-n", "6", "-o", str(grid), "--out-dir", str(tmp_path / "each")])
     assert sampled.exit_code == 0, sampled.output
