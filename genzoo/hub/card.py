@@ -53,8 +53,44 @@ def _flatten(prefix: str, values: dict[str, Any]) -> list[tuple[str, Any]]:
     return items
 
 
+def _diff(values: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
+    """The entries of ``values`` that differ from ``defaults`` (nested tables compared key by key)."""
+    changed = {}
+    for key, value in values.items():
+        default = defaults.get(key)
+        if isinstance(value, dict) and isinstance(default, dict):
+            inner = _diff(value, default)
+            if inner:
+                changed[key] = inner
+        elif key not in defaults or value != default:
+            changed[key] = value
+    return changed
+
+
+def changed_from_defaults(kind: str, name: str, values: dict[str, Any]) -> dict[str, Any]:
+    """A resolved config minus what the installed plugin's defaults already say.
+
+    Run folders record fully resolved configs; a command or card listing every field hides the
+    few that were chosen. Without the plugin installed, every field is kept (still exact).
+    """
+    from genzoo.config import to_dict
+
+    try:
+        from genzoo.registry import get_registry
+
+        registry = get_registry()
+        defaults = to_dict(registry.make_config(registry.get(kind, name), None))
+    except Exception:  # the plugin is not installed here, or its defaults cannot be built
+        return values
+    return _diff(values, defaults)
+
+
 def reproduce_command(run_config: dict[str, Any], out: str | None = None) -> str:
-    """The ``genzoo run`` command that trains the same model again from a run's ``config.json``."""
+    """The ``genzoo run`` command that trains the same model again from a run's ``config.json``.
+
+    Model and data settings are given as ``--set`` where they differ from the installed plugins'
+    defaults (the card records the plugin version those defaults belong to).
+    """
     from genzoo.runconfig import TrainConfig
 
     args = ["genzoo", "run", run_config["model"], "--dataset", run_config.get("dataset", "mnist5k")]
@@ -70,8 +106,9 @@ def reproduce_command(run_config: dict[str, Any], out: str | None = None) -> str
         args += ["--device", str(train["device"])]
     defaults = TrainConfig().__dict__
     sets = [(f"train.{k}", v) for k, v in train.items() if k not in _TRAIN_SKIP and defaults.get(k) != v]
-    sets += _flatten("", run_config.get("model_config", {}))
-    sets += _flatten("data.", run_config.get("data_config", {}))
+    dataset = run_config.get("dataset", "mnist5k")
+    sets += _flatten("", changed_from_defaults("model", run_config["model"], run_config.get("model_config", {})))
+    sets += _flatten("data.", changed_from_defaults("dataset", dataset, run_config.get("data_config", {})))
     for key, value in sets:
         args += ["--set", f"{key}={_set_value(value)}"]
     if out:
@@ -163,8 +200,9 @@ def render_card(
         for key in ("steps", "epochs", "batch_size", "seed", "precision"):
             if key in train and not (key == "epochs" and not train[key]):
                 lines.append(f"| {key.replace('_', ' ')} | {train[key]} |")
-        overrides = _flatten("", training.get("model_config", {}))
-        lines.append(f"| model config overrides | {', '.join(f'`{k}={v}`' for k, v in overrides) or 'none (defaults)'} |")
+        overrides = _flatten("", changed_from_defaults("model", model, training.get("model_config", {})))
+        chosen = ", ".join(f"`{k}={v}`" for k, v in overrides) or "none"
+        lines.append(f"| model config set apart from the defaults | {chosen} |")
         lines += ["", "Reproduce it:", "", "```bash", reproduce_command(training), "```"]
     else:
         lines.append("The training config was not recorded with this checkpoint.")

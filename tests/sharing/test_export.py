@@ -39,14 +39,15 @@ def test_export_writes_model_config_card_and_samples(tiny_cli, run_dir, tmp_path
     assert read_metadata(out / "model.safetensors")["step"] == 3
     config = json.loads((out / "config.json").read_text())
     assert config["model"] == "tiny-gan" and config["dataset"] == "tiny-blobs" and config["data_shape"] == [1, 8, 8]
-    assert config["training"]["train"]["steps"] == 3 and config["training"]["model_config"] == {"hidden": 8}
+    assert config["training"]["train"]["steps"] == 3 and config["training"]["model_config"]["hidden"] == 8
     newest = sorted((run_dir / "samples").glob("*.png"))[-1]
     assert newest.name == "step-00000003.png"
     assert (out / "samples.png").read_bytes() == newest.read_bytes()
     card = (out / "README.md").read_text()
     assert card.startswith("---\nlicense: cc-by-4.0\nlibrary_name: genzoo\n")
     assert f"genzoo sample {out} -n 64 -o grid.png" in card
-    assert "| steps | 3 |" in card and "| batch size | 8 |" in card and "`hidden=8`" in card
+    assert "| steps | 3 |" in card and "| batch size | 8 |" in card
+    assert "| model config set apart from the defaults | `hidden=8` |" in card  # the run recorded every field
     assert "| mmd | 0.01234 | lower |" in card and "elbo" not in card  # only results that were computed
     assert "![samples from fixed noise](samples.png)" in card
     assert "Training data (tiny-blobs): CC0." in card
@@ -66,6 +67,7 @@ def test_reproduce_command_in_the_card_trains_the_same_weights(tiny_cli, run_dir
     args = shlex.split(command)
     assert args[:2] == ["genzoo", "run"] and args[args.index("--device") + 1] == "cpu"
     assert "train.sample_every=2" in args and "hidden=8" in args
+    assert not [a for a in args if a.startswith(("latent_dim=", "critic_steps="))]  # defaults stay implicit
     result = runner.invoke(tiny_cli, [*args[1:], "--no-progress"])
     assert result.exit_code == 0, result.output
     again = json.loads((tmp_path / "again" / "config.json").read_text())
@@ -87,3 +89,11 @@ def test_export_refuses_a_non_empty_target_and_a_run_without_model(tiny_cli, run
     with pytest.raises(CheckpointError, match="holds no model.safetensors; has the run finished"):
         export_run(run_dir, tmp_path / "new")
     assert not (tmp_path / "new").exists()
+
+
+def test_only_settings_that_differ_from_the_defaults_are_listed():
+    from genzoo.hub.card import _diff
+
+    resolved = {"lr": 1e-3, "betas": [0.5, 0.9], "net": {"width": 16, "depth": 2}, "new": 1}
+    defaults = {"lr": 1e-3, "betas": [0.5, 0.99], "net": {"width": 32, "depth": 2}}
+    assert _diff(resolved, defaults) == {"betas": [0.5, 0.9], "net": {"width": 16}, "new": 1}
