@@ -13,8 +13,8 @@ export OMP_NUM_THREADS=1
 RUNS=${RUNS:-runs/reference}
 REGISTRY=${REGISTRY:-registry}
 SMALL=(--set latent_dim=32 --set net.encoder_width=16 --set net.generator_width=16 --set net.discriminator_width=16)
-# steps per model: about 2-3 minutes each on one CPU thread (players step 1-6 batches per iteration)
-declare -A STEPS=([gvae]=800 [vae]=1500 [wgan-gp]=400 [alpha-gan]=600 [vae-gan]=500)
+# steps per model: about 2-3 minutes each on one CPU thread (0.05-0.2 s per iteration at these widths)
+declare -A STEPS=([gvae]=1000 [vae]=2000 [wgan-gp]=600 [alpha-gan]=800 [vae-gan]=800)
 MODELS=("$@")
 [ ${#MODELS[@]} -gt 0 ] || MODELS=(gvae vae wgan-gp alpha-gan vae-gan lenet)
 
