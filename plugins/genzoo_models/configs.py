@@ -4,8 +4,9 @@ Every width, depth, latent size, loss weight, optimiser setting and steps-per-it
 documented field, so ``genzoo info <model>`` lists it and ``--set`` changes it. Each model has a
 nested ``loss`` table naming its loss plugins by role (``--set loss.adversarial=hinge``) with an
 ``*_options`` table passed to that loss's config (``--set loss.reconstruction_options.sigma=0.2``).
-An options table given in a file replaces the default table; the defaults only hold keys every loss
-of the role accepts (``reduction``), so swapping a loss by name never passes it a foreign field.
+An options table given in a file replaces the default table; the defaults hold only keys every loss
+of the role accepts (``reduction``), so swapping a loss by name never passes it a foreign field; the
+one exception is vae-gan's Gaussian ``sigma`` (its docs say so).
 Per-player optimiser settings are flat fields (``critic_lr``, ``critic_steps``) so a partial TOML
 table can never silently reset a model-specific default.
 """
@@ -165,7 +166,11 @@ class AlphaGANConfig:
 @dataclass
 class VAEGANLosses:
     reconstruction: str = doc("pixel-space reconstruction loss (Kwon's baseline uses MSE)", "gaussian")
-    reconstruction_options: dict[str, Any] = _options("config of the reconstruction loss", reduction="sum")
+    reconstruction_options: dict[str, Any] = _options(
+        "config of the reconstruction loss (sigma is the gaussian's; drop it when choosing another loss)",
+        reduction="sum",
+        sigma=0.5,
+    )
     divergence: str = doc("KL(q(z|x) || p(z)) loss", "kl-normal")
     divergence_options: dict[str, Any] = _options("config of the divergence loss", reduction="sum")
     adversarial: str = doc("discriminator loss", "non-saturating")
@@ -178,7 +183,7 @@ class VAEGANConfig:
 
     latent_dim: int = doc("size of z", 128)
     kl_weight: float = doc("beta, weight of KL in the encoder loss", 1.0)
-    gamma: float = doc("weight of the reconstruction term in the decoder loss (Larsen's gamma)", 0.01)
+    gamma: float = doc("weight of the reconstruction term in the decoder loss (Larsen's gamma)", 1.0)
     lr: float = doc("Adam learning rate of every player (Kwon's 1e-4)", 1e-4)
     betas: Betas = doc("Adam betas of every player", (0.5, 0.999))
     discriminator_steps: int = doc("discriminator steps per iteration", 1)

@@ -46,7 +46,7 @@ def test_gvae_defaults_and_players() -> None:
     players = {p.name: p for p in model.players()}
     assert set(players) == {"critic", "autoencoder"}
     assert players["autoencoder"].modules == ("encoder", "generator")
-    assert all(p.lr == 1e-4 for p in players.values())
+    assert all(p.lr == 5e-4 for p in players.values())  # the paper's 1e-4 is too slow for the CPU budget
     assert type(model.adversarial).__name__ == "WassersteinGP" and type(model.reconstruction).__name__ == "L1"
     assert model.capabilities == {"encoder"}
 
