@@ -31,8 +31,12 @@ class MLPAAEConfig:
     lr: float = doc("Adam learning rate of every player.", 2e-4)
 
 
-def _mlp(inputs: int, hidden: int, outputs: int) -> nn.Sequential:
-    return nn.Sequential(nn.Linear(inputs, hidden), nn.LeakyReLU(0.2), nn.Linear(hidden, hidden), nn.LeakyReLU(0.2), nn.Linear(hidden, outputs))
+def _mlp(inputs: int, hidden: int, outputs: int, output_bias: bool = True) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Linear(inputs, hidden), nn.LeakyReLU(0.2),
+        nn.Linear(hidden, hidden), nn.LeakyReLU(0.2),
+        nn.Linear(hidden, outputs, bias=output_bias),
+    )
 
 
 def _penalty(critic: nn.Module, real: Tensor, fake: Tensor) -> Tensor:
@@ -50,8 +54,9 @@ class MLPAdversarialAutoencoder(GenerativeModel):
         pixels = int(torch.tensor(self.data_shape).prod())
         self.encoder = _mlp(pixels, config.hidden, 2 * config.latent_dim)
         self.decoder = nn.Sequential(_mlp(config.latent_dim, config.hidden, pixels), nn.Tanh())
-        self.code_critic = _mlp(config.latent_dim, config.hidden, 1)
-        self.image_critic = _mlp(pixels, config.hidden, 1)
+        # A Wasserstein critic's output bias cancels out of its loss (zero gradient): leave it out.
+        self.code_critic = _mlp(config.latent_dim, config.hidden, 1, output_bias=False)
+        self.image_critic = _mlp(pixels, config.hidden, 1, output_bias=False)
 
     def players(self) -> list[Player]:
         lr, betas = self.config.lr, (0.5, 0.9)

@@ -52,3 +52,5 @@ def test_model_contract():
 
     assert "mlp-aae" in get_registry().names("model")
     testing.check_model_contract("mlp-aae", (1, 28, 28), {"hidden": 32})
+    # every parameter of every player must move in one step (no dead weights)
+    testing.check_training_step(testing.check_builds("mlp-aae", (1, 28, 28), {"hidden": 32}), require_all=True)
