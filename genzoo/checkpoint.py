@@ -169,6 +169,17 @@ def save_model(path: str | Path, model: Any, meta: dict[str, Any]) -> Path:
     return atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
 
 
+def load_weights(model: Any, state: dict[str, Any], context: str) -> None:
+    """Load a state dict exactly; a missing, extra or mis-shaped tensor is one CheckpointError line."""
+    try:
+        result = model.load_state_dict(state, strict=False)
+    except RuntimeError as exc:
+        detail = next((line.strip() for line in str(exc).splitlines() if "size mismatch" in line), str(exc).splitlines()[0])
+        raise CheckpointError(f"{context}: {detail}") from None
+    if result.missing_keys or result.unexpected_keys:
+        raise CheckpointError(f"{context}: missing {result.missing_keys[:3]}, unexpected {result.unexpected_keys[:3]}")
+
+
 def load_model(path: str | Path, device: str = "cpu", registry: Any = None) -> tuple[Any, dict[str, Any]]:
     """Rebuild the model a checkpoint describes and load its weights; returns ``(model, meta)``."""
     from safetensors import SafetensorError
@@ -199,12 +210,7 @@ def load_model(path: str | Path, device: str = "cpu", registry: Any = None) -> t
         state = load_file(str(path), device="cpu")
     except (SafetensorError, OSError, ValueError) as exc:
         raise CheckpointError(f"{path} could not be read as safetensors: {exc}") from None
-    result = model.load_state_dict(state, strict=False)
-    if result.missing_keys or result.unexpected_keys:
-        raise CheckpointError(
-            f"{path} does not match model '{meta['model']}' of plugin {entry.plugin.name} {entry.plugin.version}: "
-            f"missing {result.missing_keys[:3]}, unexpected {result.unexpected_keys[:3]}"
-        )
+    load_weights(model, state, f"{path} does not fit model '{meta['model']}' of plugin {entry.plugin.name} {entry.plugin.version}")
     model.to(device)
     model.eval()
     return model, meta

@@ -119,11 +119,23 @@ def build(cls: type[T], values: Mapping[str, Any] | None = None, *, prefix: str 
         raise ConfigError(f"unknown config field {prefix}{unknown[0]}{extra}")
     kwargs = {}
     for name, value in values.items():
+        value = _merge_dict_default(known[name], hints[name], value)
         kwargs[name] = _coerce(value, hints[name], prefix + name)
     try:
         return cls(**kwargs)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{prefix.rstrip('.') or cls.__name__}: {exc}") from None
+
+
+def _merge_dict_default(f: Field, hint: Any, value: Any) -> Any:
+    """A free-form dict field keeps its default entries unless overridden key by key, so
+    ``--set loss.options.scale=0.2`` changes one option instead of dropping the others."""
+    if (hint is not dict and typing.get_origin(hint) is not dict) or not isinstance(value, Mapping):
+        return value
+    if f.default_factory is MISSING:  # type: ignore[misc]
+        return value
+    default = f.default_factory()  # type: ignore[misc]
+    return {**default, **value} if isinstance(default, Mapping) else value
 
 
 def parse_value(text: str) -> Any:

@@ -134,5 +134,7 @@ def resolve_run_config(
             values[key] = str(value)
         else:
             values.setdefault("train", {})[key] = value
+        if key == "steps":  # --steps replaces an epoch budget (a resumed run may have one)
+            values["train"]["epochs"] = 0.0
     values = apply_overrides(values, route_overrides(overrides or []))
     return RunConfig.from_dict(values)

@@ -30,7 +30,7 @@ from torch import nn
 
 from genzoo import __version__
 from genzoo.batches import BatchStream
-from genzoo.checkpoint import MODEL_FILENAME, atomic_write, fsync_dir, save_model
+from genzoo.checkpoint import MODEL_FILENAME, atomic_write, fsync_dir, load_weights, save_model
 from genzoo.config import to_dict
 from genzoo.distributed import DistInfo, barrier, init_distributed, mean_across_ranks, shutdown_distributed
 from genzoo.errors import CheckpointError, ConfigError, GenzooError, TrainingDiverged
@@ -39,6 +39,9 @@ from genzoo.runconfig import RunConfig
 from genzoo.steps import StepOptions, build_optimizers, check_players, run_iteration
 from genzoo.train_state import STATE_FILENAME, load_train_state, restore_rng, save_train_state
 
+# Settings that define what is being trained: a resumed run must keep them.
+FIXED_ON_RESUME = ("model", "dataset", "model_config", "data_config")
+FIXED_TRAIN_ON_RESUME = ("batch_size", "seed")
 CHECKPOINT_DIR = "checkpoints"
 CONFIG_FILENAME = "config.json"
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -130,8 +133,6 @@ class Trainer:
         self.dist = init_distributed(self.device.type)
         if self.dist.enabled and self.device.type == "cuda":
             self.device = torch.device("cuda", self.dist.local_rank)
-        if train.precision == "fp16" and self.device.type == "cpu":
-            pass  # CPU fp16 autocast works in recent PyTorch; GradScaler("cpu") too.
         dataset_entry = self.registry.resolve("dataset", cfg.dataset)
         self.model_entry = self.registry.resolve("model", cfg.model)
         seed_everything(train.seed)  # identical initial weights on every rank
@@ -167,19 +168,27 @@ class Trainer:
         self.step = 0
         torch.manual_seed(train.seed + 7919 * self.dist.rank)  # per-rank noise from here on
 
+    def _check_resume_compatible(self) -> None:
+        saved_path = self.run_dir / CONFIG_FILENAME
+        if not saved_path.is_file():
+            raise ConfigError(f"{self.run_dir} has checkpoints but no {CONFIG_FILENAME}; cannot resume it")
+        saved, new = json.loads(saved_path.read_text()), self.config.to_dict()
+        changed = [k for k in FIXED_ON_RESUME if saved.get(k) != new.get(k)]
+        changed += [f"train.{k}" for k in FIXED_TRAIN_ON_RESUME if saved.get("train", {}).get(k) != new["train"].get(k)]
+        if changed:
+            raise ConfigError(
+                f"{self.run_dir} was trained with different {', '.join(changed)}; resume without changing them, "
+                "or start a new run in another folder"
+            )
+
     def _resume(self, checkpoint: Path) -> None:
         from safetensors.torch import load_file
 
+        self._check_resume_compatible()
+
         state = load_train_state(checkpoint / STATE_FILENAME)
         weights = load_file(str(checkpoint / MODEL_FILENAME), device="cpu")
-        try:
-            self.model.load_state_dict(weights)
-        except RuntimeError as exc:
-            first = str(exc).strip().splitlines()[-1].strip()
-            raise CheckpointError(
-                f"{checkpoint} does not fit model '{self.config.model}' as configured now ({first}); "
-                "resume with the settings the run was started with, or start a new run"
-            ) from None
+        load_weights(self.model, weights, f"{checkpoint} does not fit model '{self.config.model}' as configured now")
         for name, optimizer in self.optimizers.items():
             if name not in state["optimizers"]:
                 raise CheckpointError(f"{checkpoint} has no optimiser state for player {name!r}")
@@ -189,6 +198,8 @@ class Trainer:
                 scaler.load_state_dict(state["scalers"][name])
         self.fixed_noise = state["fixed_noise"].to(self.device)
         self.step = state["step"]
+        if self.dist.is_main:
+            _truncate_metrics(self.run_dir / "metrics.jsonl", self.step)
         self.stream.seek(state["data_position"]["epoch"], state["data_position"]["batch"])
         if self.dist.is_main:
             restore_rng(state["rng_tensors"], state["rng_info"])
@@ -359,6 +370,16 @@ class Trainer:
             plot_loss_curves(self.run_dir / "metrics.jsonl", self.run_dir / "loss_curves.png",
                              title=f"{self.config.model} on {self.config.dataset}")
         return RunResult(self.run_dir, self.step, model_path)
+
+
+def _truncate_metrics(path: Path, step: int) -> None:
+    """Drop lines logged after the checkpoint a run resumes from (they are logged again)."""
+    if not path.is_file():
+        return
+    lines = path.read_text().splitlines()
+    kept = [line for line in lines if line.strip() and json.loads(line)["step"] <= step]
+    if len(kept) != len(lines):
+        atomic_write(path, lambda tmp: tmp.write_text("".join(line + "\n" for line in kept)))
 
 
 def _append_jsonl(path: Path, record: dict[str, Any]) -> None:

@@ -13,25 +13,10 @@ import typer
 from genzoo import console
 from genzoo.errors import ConfigError
 
-# Settings that define what is being trained: a resumed run must keep them.
-_FIXED_ON_RESUME = ("model", "dataset", "model_config", "data_config")
-_FIXED_TRAIN_ON_RESUME = ("batch_size", "seed")
-
-
 def _default_run_dir(model: str, dataset: str) -> Path:
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
         raise ConfigError("under torchrun every rank must write to the same folder: pass --out DIR")
     return Path("runs") / f"{model.replace(':', '-')}-{dataset.replace(':', '-')}-{time.strftime('%Y%m%d-%H%M%S')}"
-
-
-def _check_resume_compatible(saved: dict[str, Any], new: dict[str, Any], run_dir: Path) -> None:
-    changed = [k for k in _FIXED_ON_RESUME if saved.get(k) != new.get(k)]
-    changed += [f"train.{k}" for k in _FIXED_TRAIN_ON_RESUME if saved["train"].get(k) != new["train"].get(k)]
-    if changed:
-        raise ConfigError(
-            f"{run_dir} was trained with different {', '.join(changed)}; resume without changing them, "
-            "or start a new run with another --out"
-        )
 
 
 def resolve_checkpoint_path(reference: str) -> Path:
@@ -123,8 +108,6 @@ def register(app: typer.Typer) -> None:
             base = json.loads(saved_path.read_text())
             console.stderr.print(f"resuming {run_dir} from {latest_checkpoint(run_dir).name}")
         config = resolve_run_config(model=model, config_file=config_file, flags=flags, overrides=overrides or [], base=base)
-        if base is not None:
-            _check_resume_compatible(base, config.to_dict(), run_dir)
         run_dir = run_dir or _default_run_dir(config.model, config.dataset)
         result = Trainer(config, run_dir, progress=progress).fit()
         if os.environ.get("RANK", "0") != "0":

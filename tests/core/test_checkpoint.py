@@ -124,3 +124,10 @@ def test_atomic_write_failure_keeps_the_old_file(tmp_path):
         atomic_write(path, failing)
     assert path.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["file.bin"]
+
+
+def test_mis_shaped_weights_are_one_line(tiny_registry, tmp_path):
+    model = tiny_registry.build_model("tiny-gan", {"hidden": 8}, (1, 8, 8))
+    path = save_model(tmp_path / "m.safetensors", model, meta())  # meta says hidden=16
+    with pytest.raises(CheckpointError, match=r"does not fit model 'tiny-gan' of plugin tiny 0.0.1: size mismatch for"):
+        load_model(path)

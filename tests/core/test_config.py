@@ -78,3 +78,12 @@ def test_describe_fields_lists_nested_docs():
     rows = describe_fields(Cfg)
     assert ("latent_dim", "int", "8", "latent size") in rows
     assert ("loss.adversarial", "str", "'wasserstein-gp'", "adversarial loss plugin") in rows
+
+
+@dataclass
+class WithOptions:
+    options: dict = field(default_factory=lambda: {"reduction": "mean", "scale": 1.0})
+
+
+def test_dict_fields_merge_over_their_defaults():
+    assert build(WithOptions, {"options": {"scale": 0.2}}).options == {"reduction": "mean", "scale": 0.2}

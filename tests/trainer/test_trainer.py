@@ -184,8 +184,34 @@ def test_run_folder_records_resolved_configs_and_a_mismatch_is_one_line(tiny_reg
     # change the networks a resume builds
     config = RunConfig.from_dict({**saved, "train": {**saved["train"], "steps": 4}})
     assert train(config, run).step == 4
-    # a config that really does not fit the checkpoint is one clear line
+    # a changed model config is refused before any weights are loaded
     changed = RunConfig.from_dict({**saved, "model_config": {**saved["model_config"], "hidden": 32},
                                    "train": {**saved["train"], "steps": 6}})
-    with pytest.raises(CheckpointError, match=r"does not fit model 'tiny-gan' as configured now"):
+    from genzoo.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"was trained with different model_config"):
         train(changed, run)
+
+
+def test_resume_refuses_changed_settings_and_trims_metrics(tiny_registry, tmp_path):
+    run = tmp_path / "run"
+    train(tiny_config(steps=4, checkpoint_every=2, log_every=1), run)
+    # a crash after step 4's checkpoint... then lines logged after it must not be repeated
+    (run / "metrics.jsonl").open("a").write(json.dumps({"step": 5, "generator/loss": 1.0}) + "\n")
+    import shutil
+
+    shutil.rmtree(run / "checkpoints" / "step-00000004")
+    train(tiny_config(steps=5, checkpoint_every=2, log_every=1), run)
+    steps = [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert steps == [1, 2, 3, 4, 5]
+    from genzoo.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="different train.seed"):
+        train(tiny_config(steps=8, seed=1), run)
+
+
+def test_steps_flag_replaces_a_saved_epoch_budget():
+    from genzoo.runconfig import resolve_run_config
+
+    base = {"model": "tiny-gan", "train": {"steps": 5, "epochs": 1.0}}
+    assert resolve_run_config(model=None, base=base, flags={"steps": 9}).train.epochs == 0.0
