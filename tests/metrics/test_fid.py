@@ -80,7 +80,7 @@ def test_frechet_distance_closed_form() -> None:
 
 def test_shipped_classifier_metadata_and_accuracy_on_real_mnist_test(mnist_test_dir) -> None:
     meta = read_metadata(SHIPPED)
-    assert meta["dataset"] == "mnist5k" and meta["split"] == "all" and meta["kind"] == "classifier"
+    assert meta["dataset"] == "mnist5k" and meta["split"] == "train" and meta["kind"] == "classifier"
     assert float(meta["test_accuracy"]) >= 0.97
     assert json.loads(meta["data_shape"]) == [1, 28, 28]
     from genzoo.evaluation import dataset_images
