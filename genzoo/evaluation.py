@@ -167,10 +167,11 @@ def evaluate(
         try:
             metric = registry.build_metric(name, configs.get(name, configs.get(spec.name)))
             result.values = {k: float(v) for k, v in metric.compute(context).items()}
-        except GenzooError as exc:
+        except Exception as exc:  # a broken metric plugin must not sink the other rows
             if on_error == "raise":
                 raise
-            result.status, result.reason = "error", str(exc)
+            reason = str(exc) if isinstance(exc, GenzooError) else f"{type(exc).__name__}: {exc}"
+            result.status, result.reason = "error", reason
         result.seconds = time.perf_counter() - started
         results.append(result)
     return results

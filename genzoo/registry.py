@@ -90,7 +90,10 @@ class Registry:
     # --- construction -------------------------------------------------------------------------
     def make_config(self, spec: Spec, config: Any = None) -> Any:
         """The spec's config dataclass from ``None`` (defaults), a dict, or an instance."""
-        cls = spec.config_class()
+        try:
+            cls = spec.config_class()
+        except Exception as exc:
+            raise PluginError(f"{spec.kind} '{spec.name}': cannot import its config {spec.config!r}: {type(exc).__name__}: {exc}") from None
         if cls is None:
             if config:
                 raise ConfigError(f"{spec.kind} '{spec.name}' takes no configuration")

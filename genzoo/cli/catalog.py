@@ -132,14 +132,23 @@ def register(app: typer.Typer, get_host: Callable[[], Any]) -> None:
         if not found:
             if len(kinds) == 1:
                 raise errors[0]
-            raise UnknownNameError(f"no model, data set, loss or metric is called '{name}' (try `genzoo list`)")
+            from genzoo.cli.training import show_checkpoint_info
+            from genzoo.hub import RegistryError
+
+            try:  # a published checkpoint's name, e.g. gvae-mnist5k
+                show_checkpoint_info(Path(name), as_json)
+                return
+            except RegistryError:
+                raise UnknownNameError(
+                    f"no model, data set, loss, metric or published checkpoint is called '{name}' (try `genzoo list`)"
+                ) from None
         described = []
         for k, entry in found:
             data = _entry_json(k, entry.name, entry)
             data["factory"] = entry.spec.factory
             data["config"] = [
                 {"field": f, "type": t, "default": d, "doc": doc}
-                for f, t, d, doc in describe_fields(entry.spec.config_class())
+                for f, t, d, doc in describe_fields(registry.make_config(entry.spec).__class__ if entry.spec.config else None)
             ]
             described.append(data)
         if as_json:

@@ -77,6 +77,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Score a checkpoint against the data set's held-out split (never its training images)."""
         from genzoo.cli.training import resolve_checkpoint_path
+        from genzoo.errors import ConfigError
         from genzoo.config import apply_overrides
         from genzoo.evaluation import evaluate_checkpoint, parse_metric_list
         from genzoo.registry import get_registry
@@ -85,6 +86,11 @@ def register(app: typer.Typer) -> None:
         registry = get_registry()
         names = parse_metric_list(metrics, registry.names("metric"))
         configs = apply_overrides({}, overrides or [])
+        unused = sorted(set(configs) - {registry.get("metric", name).name for name in names} - set(names))
+        if unused:
+            raise ConfigError(
+                f"--set {unused[0]}.…: '{unused[0]}' is not one of the metrics being computed ({', '.join(names)})"
+            )
         path = resolve_checkpoint_path(str(checkpoint))
 
         def progress(name: str) -> None:

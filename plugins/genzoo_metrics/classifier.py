@@ -253,10 +253,10 @@ SHIPPED = {"mnist5k": "lenet-mnist5k.safetensors", "mnist": "lenet-mnist5k.safet
 
 
 def user_weights_dir() -> Path:
-    """Where ``genzoo train-classifier`` writes by default: ``$GENZOO_HOME/feature-nets``."""
+    """Where ``genzoo train-classifier`` writes by default: ``$GENZOO_CACHE_DIR/feature-nets``."""
     import os
 
-    return Path(os.environ.get("GENZOO_HOME", "~/.cache/genzoo")).expanduser() / "feature-nets"
+    return Path(os.environ.get("GENZOO_CACHE_DIR", "~/.cache/genzoo")).expanduser() / "feature-nets"
 
 
 def resolve_feature_net(path: str, dataset: str | None) -> Path:

@@ -28,7 +28,7 @@ def train_classifier_command(
     seed: int = typer.Option(0, "--seed"),
     device: str = typer.Option("cpu", "--device"),
     out: Optional[Path] = typer.Option(
-        None, "--out", "-o", help="Output .safetensors (default: $GENZOO_HOME/feature-nets/DATASET.safetensors)."
+        None, "--out", "-o", help="Output .safetensors (default: $GENZOO_CACHE_DIR/feature-nets/DATASET.safetensors)."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -12,8 +11,6 @@ from torch import Tensor
 from genzoo.errors import ConfigError, GenzooError
 from genzoo.model import GenerativeModel
 from genzoo_models.nets import GaussianEncoder, NetPlan, build_encoder, build_generator, plan
-
-LOG_2PI = math.log(2.0 * math.pi)
 
 
 def build_loss(role: str, name: str, options: dict[str, Any] | None, field: str) -> Any:
@@ -37,16 +34,6 @@ def check_player(model: GenerativeModel, player: str, *expected: str) -> None:
     if player not in expected:
         names = ", ".join(p.name for p in model.players())
         raise GenzooError(f"{type(model).__name__} has no player {player!r} (players: {names})")
-
-
-def gaussian_log_prob(z: Tensor, mu: Tensor, logvar: Tensor) -> Tensor:
-    """log N(z; mu, diag(exp(logvar))) summed over latent dimensions, shape (B,)."""
-    return -0.5 * (LOG_2PI + logvar + (z - mu).pow(2) / logvar.exp()).flatten(1).sum(dim=1)
-
-
-def standard_normal_log_prob(z: Tensor) -> Tensor:
-    """log N(z; 0, I) summed over latent dimensions, shape (B,)."""
-    return -0.5 * (LOG_2PI + z.pow(2)).flatten(1).sum(dim=1)
 
 
 class LatentModel(GenerativeModel):

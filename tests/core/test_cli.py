@@ -174,3 +174,26 @@ def test_help_and_list_import_no_model_code():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_info_of_a_broken_config_path_is_one_line(tmp_path):
+    import genzoo
+    from genzoo import ModelSpec
+    from tests.conftest import make_module
+
+    @genzoo.hookimpl
+    def genzoo_models():
+        return [ModelSpec("ghost", "tests.fakes.tiny:TinyGAN", "config class is gone", config="tests.fakes.tiny:Missing")]
+
+    previous = get_registry.__globals__["_REGISTRY"]
+    try:
+        app = build_app(PluginHost([FakeEntryPoint("ghosts", make_module("ghosts", genzoo_models=genzoo_models))],
+                                   strict=False, disabled=()))
+        result = runner.invoke(app, ["info", "ghost"])
+        assert result.exit_code == 1
+        assert result.stderr.strip().splitlines() == [
+            "genzoo: error: model 'ghost': cannot import its config 'tests.fakes.tiny:Missing': "
+            "AttributeError: module 'tests.fakes.tiny' has no attribute 'Missing'"
+        ]
+    finally:
+        set_registry(previous)

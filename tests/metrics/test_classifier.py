@@ -71,7 +71,7 @@ def test_autoencoder_builds_for_volumes() -> None:
 
 
 def test_missing_or_foreign_files_are_clear_errors(tmp_path, monkeypatch) -> None:
-    monkeypatch.setenv("GENZOO_HOME", str(tmp_path))
+    monkeypatch.setenv("GENZOO_CACHE_DIR", str(tmp_path))
     with pytest.raises(CheckpointError, match="train one with"):
         read_metadata(tmp_path / "absent.safetensors")
     with pytest.raises(CheckpointError, match="genzoo train-classifier --dataset fashion-mnist"):
@@ -87,7 +87,7 @@ def test_missing_or_foreign_files_are_clear_errors(tmp_path, monkeypatch) -> Non
 def test_train_classifier_command(tmp_path, metrics_registry, monkeypatch) -> None:
     from genzoo.cli import build_app
 
-    monkeypatch.setenv("GENZOO_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("GENZOO_CACHE_DIR", str(tmp_path / "home"))
     result = CliRunner().invoke(
         build_app(metrics_registry.host),
         [
