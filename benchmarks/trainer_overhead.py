@@ -95,7 +95,8 @@ def main() -> None:
             bare.append(bare_loop_seconds(model_name, args.steps, args.batch_size, round_index))
             ours.append(genzoo_seconds(model_name, args.steps, args.batch_size, round_index))
         b, g = statistics.median(bare), statistics.median(ours)
-        print(f"{model_name:10s} {b:10.4f} {g:12.4f} {g / b:7.3f}")
+        ratios = sorted(o / r for o, r in zip(ours, bare))
+        print(f"{model_name:10s} {b:10.4f} {g:12.4f} {g / b:7.3f}   per-round ratios {', '.join(f'{x:.3f}' for x in ratios)}")
 
 
 if __name__ == "__main__":
