@@ -86,7 +86,8 @@ def register(app: typer.Typer) -> None:
         registry = get_registry()
         names = parse_metric_list(metrics, registry.names("metric"))
         configs = apply_overrides({}, overrides or [])
-        unused = sorted(set(configs) - {registry.get("metric", name).name for name in names} - set(names))
+        unused = sorted(set(configs) - set(names)) if configs else []
+        unused = [key for key in unused if key not in {registry.get("metric", name).name for name in names}]
         if unused:
             raise ConfigError(
                 f"--set {unused[0]}.…: '{unused[0]}' is not one of the metrics being computed ({', '.join(names)})"

@@ -6,7 +6,6 @@ import sys
 import traceback
 from typing import Any
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -19,7 +18,7 @@ _state = {"verbose": False}
 class GenzooGroup(TyperGroup):
     """Prints a :class:`GenzooError` as one line and exits non-zero; ``--verbose`` adds the traceback."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:
         console.reset_consoles()
         try:
             return super().invoke(ctx)
