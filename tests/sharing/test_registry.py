@@ -93,6 +93,9 @@ def test_cli_push_list_sample_info_by_name(tiny_cli, run_dir, tmp_path, monkeypa
     assert sampled.exit_code == 0, sampled.output
     assert grid.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and "4 samples of tiny-gan (step 3)" in sampled.stdout
     assert resolve_checkpoint_path("tiny-blobs-gan") == registry / "tiny-blobs-gan" / "v1" / "model.safetensors"
+    info = runner.invoke(tiny_cli, ["info", "tiny-blobs-gan@v1", "--json"])
+    assert info.exit_code == 0, info.output
+    assert json.loads(info.stdout)["file"] == str(registry / "tiny-blobs-gan" / "v1" / "model.safetensors")
     # `genzoo eval NAME` resolves through the registry too: past the name to the (absent) metric
     evaluated = runner.invoke(tiny_cli, ["eval", "tiny-blobs-gan", "--metrics", "nothing", "-n", "8"])
     assert evaluated.stderr.strip() == "genzoo: error: unknown metric 'nothing' (available: none installed)"
