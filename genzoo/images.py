@@ -39,18 +39,20 @@ def plot_loss_curves(metrics_path: str | Path, out_path: str | Path, title: str 
     rows = read_metrics(metrics_path)
     if not rows:
         return None
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # A Figure with its own Agg canvas: never switches the global pyplot backend of a notebook.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     terms = sorted({k for row in rows for k in row if "/" in k})
     players = sorted({t.split("/", 1)[0] for t in terms})
-    fig, axes = plt.subplots(1, len(players), figsize=(5 * len(players), 3.5), squeeze=False)
+    fig = Figure(figsize=(5 * len(players), 3.5))
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, len(players), squeeze=False)
     for ax, player in zip(axes[0], players):
         for term in (t for t in terms if t.startswith(player + "/")):
             points = [(row["step"], row[term]) for row in rows if term in row]
-            ax.plot([p[0] for p in points], [p[1] for p in points], label=term.split("/", 1)[1])
+            ax.plot([p[0] for p in points], [p[1] for p in points], label=term.split("/", 1)[1],
+                    marker="o" if len(points) < 10 else None)
         ax.set_title(player)
         ax.set_xlabel("step")
         ax.legend(fontsize=7)
@@ -58,6 +60,4 @@ def plot_loss_curves(metrics_path: str | Path, out_path: str | Path, title: str 
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    result = atomic_write(out_path, lambda tmp: fig.savefig(tmp, format="png", dpi=100))
-    plt.close(fig)
-    return result
+    return atomic_write(out_path, lambda tmp: fig.savefig(tmp, format="png", dpi=100))

@@ -35,6 +35,7 @@ from genzoo.config import to_dict
 from genzoo.distributed import DistInfo, barrier, init_distributed, mean_across_ranks, shutdown_distributed
 from genzoo.errors import CheckpointError, ConfigError, GenzooError, TrainingDiverged
 from genzoo.images import plot_loss_curves, save_grid
+from genzoo.progress import TrainingProgress
 from genzoo.runconfig import RunConfig
 from genzoo.steps import StepOptions, build_optimizers, check_players, run_iteration
 from genzoo.train_state import STATE_FILENAME, load_train_state, restore_rng, save_train_state
@@ -319,7 +320,7 @@ class Trainer:
         previous_handlers = self._install_signal_handlers()
         sums: dict[str, torch.Tensor] = {}
         count, window_start, images_per_step = 0, time.perf_counter(), train.batch_size * self.batches_per_step * self.dist.world
-        progress = _Progress(self.total_steps, self.step, enabled=main and self.show_progress)
+        progress = TrainingProgress(self.total_steps, self.step, enabled=main and self.show_progress)
         try:
             with progress:
                 while self.step < self.total_steps:
@@ -385,43 +386,6 @@ def _truncate_metrics(path: Path, step: int) -> None:
 def _append_jsonl(path: Path, record: dict[str, Any]) -> None:
     with path.open("a") as handle:
         handle.write(json.dumps(record) + "\n")
-
-
-class _Progress:
-    """A Rich progress bar on stderr: step, ETA, images/s and the current losses."""
-
-    def __init__(self, total: int, start: int, enabled: bool) -> None:
-        self.enabled = enabled
-        if not enabled:
-            return
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-        from genzoo import console
-
-        self.progress = Progress(
-            TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-            TextColumn("{task.fields[speed]}"), TextColumn("{task.fields[losses]}"),
-            console=console.stderr, transient=False,
-        )
-        self.task = self.progress.add_task("train", total=total, completed=start, speed="", losses="")
-
-    def __enter__(self) -> _Progress:
-        if self.enabled:
-            self.progress.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        if self.enabled:
-            self.progress.stop()
-
-    def update(self, step: int, record: dict[str, Any] | None) -> None:
-        if not self.enabled:
-            return
-        fields = {}
-        if record is not None:
-            losses = " ".join(f"{k}={v:.3g}" for k, v in record.items() if "/" in k and k.endswith("/loss"))
-            fields = {"speed": f"{record['images_per_s']:.0f} img/s", "losses": losses}
-        self.progress.update(self.task, completed=step, **fields)
 
 
 def train(config: RunConfig, run_dir: str | Path, *, registry: Any = None, progress: bool = False) -> RunResult:
