@@ -133,10 +133,19 @@ def test_bf16_autocast_trains_on_cpu(tiny_registry, tmp_path):
     assert all(torch.isfinite(v.float()).all() for v in weights(result.model_path).values())
 
 
-def test_fp16_uses_one_grad_scaler_per_player(tiny_registry, tmp_path):
-    trainer = Trainer(tiny_config(steps=2, precision="fp16"), tmp_path / "run", progress=False)
+def test_fp16_uses_one_grad_scaler_per_player_and_resumes_their_state(tiny_registry, tmp_path):
+    from genzoo.train_state import load_train_state
+
+    trainer = Trainer(tiny_config(steps=2, precision="fp16", checkpoint_every=2), tmp_path / "run", progress=False)
     trainer.fit()
     assert set(trainer.options.scalers) == {"critic", "generator"}
+    saved = load_train_state(tmp_path / "run/checkpoints/step-00000002/trainer_state.safetensors")["scalers"]
+    assert set(saved) == {"critic", "generator"} and all(state["scale"] > 0 for state in saved.values())
+    resumed = Trainer(tiny_config(steps=3, precision="fp16", checkpoint_every=2), tmp_path / "run", progress=False)
+    resumed._setup()
+    resumed._resume(tmp_path / "run/checkpoints/step-00000002")
+    assert {name: s.get_scale() for name, s in resumed.options.scalers.items()} == {
+        name: state["scale"] for name, state in saved.items()}
 
 
 def test_epochs_sets_the_step_budget(tiny_registry, tmp_path):
