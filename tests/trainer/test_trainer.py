@@ -139,7 +139,10 @@ def test_fp16_uses_one_grad_scaler_per_player_and_resumes_their_state(tiny_regis
     trainer = Trainer(tiny_config(steps=2, precision="fp16", checkpoint_every=2), tmp_path / "run", progress=False)
     trainer.fit()
     assert set(trainer.options.scalers) == {"critic", "generator"}
+    trainer.options.scalers["critic"].update(new_scale=512.0)  # as after overflows: not a fresh scaler's value
+    trainer.save_checkpoint()
     saved = load_train_state(tmp_path / "run/checkpoints/step-00000002/trainer_state.safetensors")["scalers"]
+    assert saved["critic"]["scale"] == 512.0
     assert set(saved) == {"critic", "generator"} and all(state["scale"] > 0 for state in saved.values())
     resumed = Trainer(tiny_config(steps=3, precision="fp16", checkpoint_every=2), tmp_path / "run", progress=False)
     resumed._setup()
