@@ -28,6 +28,7 @@ double backward overflows in fp16 (StudioGAN issue #175).
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 
 import torch
@@ -70,7 +71,7 @@ def gradient_penalty(critic: Critic, real: Tensor, fake: Tensor) -> Tensor:
         return (norms - 1.0).pow(2).mean()
 
 
-class AdversarialLoss:
+class AdversarialLoss(ABC):
     """Base class: subclasses define :meth:`_discriminator_terms` and :meth:`generator_loss`."""
 
     role = "adversarial"
@@ -88,8 +89,9 @@ class AdversarialLoss:
     def uses_gradient_penalty(self) -> bool:
         return self.config.gp_weight > 0
 
+    @abstractmethod
     def _discriminator_terms(self, real_scores: Tensor, fake_scores: Tensor) -> Tensor:
-        raise NotImplementedError
+        """Implemented by each concrete loss."""
 
     def discriminator_loss(self, critic: Critic, real: Tensor, fake: Tensor) -> dict[str, Tensor]:
         """Loss terms of the discriminator/critic; ``fake`` is detached here."""
@@ -105,8 +107,9 @@ class AdversarialLoss:
         terms["loss"] = loss
         return terms
 
+    @abstractmethod
     def generator_loss(self, fake_scores: Tensor) -> Tensor:
-        raise NotImplementedError
+        """Implemented by each concrete loss."""
 
 
 class WassersteinGP(AdversarialLoss):

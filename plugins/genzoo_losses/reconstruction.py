@@ -24,6 +24,8 @@ every normalising constant, so it can enter an importance-weighted bound.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import math
 
 import torch
@@ -34,7 +36,7 @@ from genzoo.errors import GenzooError
 from genzoo_losses.configs import BernoulliConfig, GaussianConfig, L1Config
 
 
-class ReconstructionLoss:
+class ReconstructionLoss(ABC):
     """Base class: subclasses define :meth:`elementwise_nll` and :meth:`elementwise_log_prob`."""
 
     role = "reconstruction"
@@ -50,8 +52,9 @@ class ReconstructionLoss:
         if pre_tanh.shape != x.shape:
             raise GenzooError(f"decoder output {tuple(pre_tanh.shape)} and data {tuple(x.shape)} differ in shape")
 
+    @abstractmethod
     def elementwise_nll(self, pre_tanh: Tensor, x: Tensor) -> Tensor:
-        raise NotImplementedError
+        """Implemented by each concrete loss."""
 
     def elementwise_log_prob(self, pre_tanh: Tensor, x: Tensor) -> Tensor:
         return -self.elementwise_nll(pre_tanh, x)
