@@ -6,7 +6,6 @@ import json
 import math
 from pathlib import Path
 
-import torch
 from torch import Tensor
 
 from genzoo.checkpoint import atomic_write

@@ -32,7 +32,7 @@ from genzoo import __version__
 from genzoo.batches import BatchStream
 from genzoo.checkpoint import MODEL_FILENAME, atomic_write, fsync_dir, load_weights, save_model
 from genzoo.config import to_dict
-from genzoo.distributed import DistInfo, barrier, init_distributed, mean_across_ranks, shutdown_distributed
+from genzoo.distributed import barrier, init_distributed, mean_across_ranks, shutdown_distributed
 from genzoo.errors import CheckpointError, ConfigError, GenzooError, TrainingDiverged
 from genzoo.images import plot_loss_curves, save_grid
 from genzoo.progress import TrainingProgress

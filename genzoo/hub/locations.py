@@ -14,6 +14,7 @@ import os
 import urllib.error
 import urllib.parse
 import urllib.request
+from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import BinaryIO
 
@@ -34,7 +35,7 @@ def default_registry() -> str:
     return str(Path(genzoo.__file__).resolve().parents[1] / "registry")
 
 
-class Location:
+class Location(ABC):
     """A registry's root. Subclasses implement :meth:`open` and :meth:`describe`."""
 
     writable = False
@@ -42,12 +43,13 @@ class Location:
     def __str__(self) -> str:
         return self.describe()
 
+    @abstractmethod
     def describe(self) -> str:
-        raise NotImplementedError
+        """Where the registry is, for messages."""
 
+    @abstractmethod
     def open(self, relative: str) -> BinaryIO:
         """Open a file of the registry (``relative`` already checked by the index) for reading."""
-        raise NotImplementedError
 
     def key(self) -> str:
         """A short stable name for this registry, used to keep caches of registries apart."""

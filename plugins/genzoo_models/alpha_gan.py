@@ -38,7 +38,7 @@ from torch import Tensor
 
 from genzoo.errors import ConfigError
 from genzoo.model import Player
-from genzoo_models.common import LatentModel, build_loss, check_player
+from genzoo_models.common import LatentModel, check_player
 from genzoo_models.configs import AlphaGANConfig
 from genzoo_models.nets import CodeDiscriminator, build_encoder
 
@@ -52,12 +52,9 @@ class AlphaGAN(LatentModel):
         super().__init__(config, data_shape)
         if config.posterior_std <= 0:
             raise ConfigError(f"posterior_std must be > 0, got {config.posterior_std}")
-        losses = config.loss
-        self.reconstruction = build_loss(
-            "reconstruction", losses.reconstruction, losses.reconstruction_options, "loss.reconstruction"
-        )
-        self.adversarial = build_loss("adversarial", losses.adversarial, losses.adversarial_options, "loss.adversarial")
-        self.code_loss = build_loss("code", losses.code, losses.code_options, "loss.code")
+        self.reconstruction = self._loss("reconstruction")
+        self.adversarial = self._loss("adversarial")
+        self.code_loss = self._loss("code")
         net = config.net
         self.encoder = build_encoder(self.plan, net, net.encoder_width, config.latent_dim, net.encoder_norm)
         self._build_generator()

@@ -53,6 +53,11 @@ class LatentModel(GenerativeModel):
         self.observation: Any = None
 
     # --- construction helpers --------------------------------------------------------------
+    def _loss(self, role: str) -> Any:
+        """Build the loss plugin ``config.loss.<role>`` with ``config.loss.<role>_options``."""
+        losses = self.config.loss
+        return build_loss(role, getattr(losses, role), getattr(losses, f"{role}_options"), f"loss.{role}")
+
     def _build_generator(self) -> None:
         self.generator = build_generator(self.plan, self.config.net, self.config.latent_dim)
 

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from torch import Tensor
 
 from genzoo.model import Player
-from genzoo_models.common import LatentModel, build_loss, check_player
+from genzoo_models.common import LatentModel, check_player
 from genzoo_models.configs import VAEConfig
 
 
@@ -30,11 +30,8 @@ class VAE(LatentModel):
 
     def __init__(self, config: VAEConfig, data_shape: Sequence[int]) -> None:
         super().__init__(config, data_shape)
-        losses = config.loss
-        self.reconstruction = build_loss(
-            "reconstruction", losses.reconstruction, losses.reconstruction_options, "loss.reconstruction"
-        )
-        self.divergence = build_loss("divergence", losses.divergence, losses.divergence_options, "loss.divergence")
+        self.reconstruction = self._loss("reconstruction")
+        self.divergence = self._loss("divergence")
         self.observation = self.reconstruction
         self._build_gaussian_encoder()
         self._build_generator()

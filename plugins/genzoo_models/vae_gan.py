@@ -31,7 +31,7 @@ import torch
 from torch import Tensor
 
 from genzoo.model import Player
-from genzoo_models.common import LatentModel, build_loss, check_player
+from genzoo_models.common import LatentModel, check_player
 from genzoo_models.configs import VAEGANConfig
 
 
@@ -42,12 +42,9 @@ class VAEGAN(LatentModel):
 
     def __init__(self, config: VAEGANConfig, data_shape: Sequence[int]) -> None:
         super().__init__(config, data_shape)
-        losses = config.loss
-        self.reconstruction = build_loss(
-            "reconstruction", losses.reconstruction, losses.reconstruction_options, "loss.reconstruction"
-        )
-        self.divergence = build_loss("divergence", losses.divergence, losses.divergence_options, "loss.divergence")
-        self.adversarial = build_loss("adversarial", losses.adversarial, losses.adversarial_options, "loss.adversarial")
+        self.reconstruction = self._loss("reconstruction")
+        self.divergence = self._loss("divergence")
+        self.adversarial = self._loss("adversarial")
         self._build_gaussian_encoder()
         self._build_generator()
         self._build_critic(self.adversarial, "discriminator")

@@ -22,7 +22,7 @@ import torch
 from torch import Tensor
 
 from genzoo.model import Player
-from genzoo_models.common import LatentModel, build_loss, check_player
+from genzoo_models.common import LatentModel, check_player
 from genzoo_models.configs import WGANGPConfig
 
 
@@ -31,9 +31,7 @@ class WGANGP(LatentModel):
 
     def __init__(self, config: WGANGPConfig, data_shape: Sequence[int]) -> None:
         super().__init__(config, data_shape)
-        self.adversarial = build_loss(
-            "adversarial", config.loss.adversarial, config.loss.adversarial_options, "loss.adversarial"
-        )
+        self.adversarial = self._loss("adversarial")
         self._build_generator()
         self._build_critic(self.adversarial)
         self._set_observation("bernoulli")
