@@ -9,7 +9,7 @@ import typer
 from genzoo import console
 from genzoo.cli.root import GenzooGroup
 
-SHOWN_METRICS = ("fid", "mmd")  # the table's metric columns; --json has every metric and the checksums
+MAX_METRIC_COLUMNS = 2  # the table shows the metrics most entries have; --json has every metric and the checksums
 REGISTRY_HELP = "Registry folder, file:// or http(s):// URL (default: $GENZOO_REGISTRY, else the project's registry/)."
 
 
@@ -82,7 +82,11 @@ def register(app: typer.Typer) -> None:
         from rich import box
 
         table = Table(title=f"registry {index.location}", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
-        shown = [m for m in SHOWN_METRICS if any(m in e.metrics for e in index.entries)]
+        counts: dict[str, int] = {}
+        for e in index.entries:
+            for metric in e.metrics:
+                counts[metric] = counts.get(metric, 0) + 1
+        shown = sorted(counts, key=lambda m: (-counts[m], m))[:MAX_METRIC_COLUMNS]
         for column in ("name", "version", "model", "dataset", "step", "size", *shown):
             table.add_column(column, justify="left" if column in ("name", "version", "model", "dataset") else "right",
                              no_wrap=True)

@@ -23,6 +23,7 @@ from typing import Any
 from genzoo.checkpoint import MODEL_FILENAME, atomic_write, read_metadata
 from genzoo.config import parse_value
 from genzoo.errors import CheckpointError
+from genzoo.runconfig import DEFAULT_DATASET
 
 CARD_FILENAME = "README.md"
 CONFIG_FILENAME = "config.json"
@@ -93,7 +94,7 @@ def reproduce_command(run_config: dict[str, Any], out: str | None = None) -> str
     """
     from genzoo.runconfig import TrainConfig
 
-    args = ["genzoo", "run", run_config["model"], "--dataset", run_config.get("dataset", "mnist5k")]
+    args = ["genzoo", "run", run_config["model"], "--dataset", run_config.get("dataset", DEFAULT_DATASET)]
     if run_config.get("data_dir"):
         args += ["--data-dir", str(run_config["data_dir"])]
     train = run_config.get("train", {})
@@ -106,7 +107,7 @@ def reproduce_command(run_config: dict[str, Any], out: str | None = None) -> str
         args += ["--device", str(train["device"])]
     defaults = TrainConfig().__dict__
     sets = [(f"train.{k}", v) for k, v in train.items() if k not in _TRAIN_SKIP and defaults.get(k) != v]
-    dataset = run_config.get("dataset", "mnist5k")
+    dataset = run_config.get("dataset", DEFAULT_DATASET)
     sets += _flatten("", changed_from_defaults("model", run_config["model"], run_config.get("model_config", {})))
     sets += _flatten("data.", changed_from_defaults("dataset", dataset, run_config.get("data_config", {})))
     for key, value in sets:
