@@ -47,5 +47,11 @@ class DataError(GenzooError):
     """A data set cannot be found or read."""
 
 
+class NotApplicable(GenzooError):
+    """A metric cannot score this model or data set (e.g. class coverage with a feature network that
+    has no classifier head); the evaluation runner reports it as ``n/a`` with this message, not as an
+    error."""
+
+
 class TrainingDiverged(GenzooError):
     """A loss became NaN or infinite."""

@@ -8,8 +8,10 @@ stream, so every model is scored on the same pairs and subsets. Metrics are plug
 metric's factory returns an object with ``compute(context) -> dict[str, float]`` whose first key
 is the headline value and whose other keys (``name.std``, ``name.real``, ...) qualify it.
 
-A metric whose ``requires`` names a capability the model lacks (the likelihood family on a GAN)
-is reported as not applicable, never as an error. The core never branches on a metric's name.
+A metric whose ``requires`` names a capability the model lacks (the likelihood family on a GAN),
+or whose ``compute`` raises :class:`~genzoo.errors.NotApplicable` (a condition only the metric can
+see, such as a feature network without a classifier head), is reported as not applicable, never as
+an error. The core never branches on a metric's name.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from genzoo.errors import ConfigError, DataError, GenzooError
+from genzoo.errors import ConfigError, DataError, GenzooError, NotApplicable
 
 
 def _stable_seed(seed: int, name: str) -> int:
@@ -167,6 +169,8 @@ def evaluate(
         try:
             metric = registry.build_metric(name, configs.get(name, configs.get(spec.name)))
             result.values = {k: float(v) for k, v in metric.compute(context).items()}
+        except NotApplicable as exc:
+            result.status, result.reason = "n/a", str(exc)
         except Exception as exc:  # a broken metric plugin must not sink the other rows
             if on_error == "raise":
                 raise
