@@ -22,12 +22,27 @@ def format_value(value: float | None) -> str:
 
 
 def details(result: Any) -> str:
-    """The qualifying values of a result (``std``, ``real``, ``floor``, ...) as one short string."""
-    parts = []
+    """The qualifying values of a result (``std``, ``real``, ``floor``, ...) as one short string.
+
+    Numbered keys (``share.0``, ``share.1``, ...) are folded into one ``share=[a b ...]`` entry so a
+    histogram stays one item, in the position of its first element.
+    """
+    entries: dict[str, list[str]] = {}
     for key, value in result.values.items():
         if key == result.name:
             continue
-        parts.append(f"{key.removeprefix(result.name + '.')}={format_value(value)}")
+        short = key.removeprefix(result.name + ".")
+        stem, _, index = short.rpartition(".")
+        if stem and index.isdigit():
+            entries.setdefault(f"{stem}[]", []).append(format_value(value))
+        else:
+            entries[short] = [format_value(value)]
+    parts = []
+    for key, values in entries.items():
+        if key.endswith("[]"):
+            parts.append(f"{key[:-2]}=[{' '.join(values)}]")
+        else:
+            parts.append(f"{key}={values[0]}")
     return ", ".join(parts)
 
 
