@@ -79,7 +79,12 @@ class FeatureNet(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """Class logits (classifier) or the flattened thumbnail reconstruction (autoencoder)."""
-        out = self.head(self.features(x))
+        return self.head_output(self.features(x))
+
+    def head_output(self, features: Tensor) -> Tensor:
+        """The head applied to :meth:`features` output. The head was trained on the raw trunk
+        activations (``feature_scale`` is fixed after training), so the scale is undone first."""
+        out = self.head(features * self.feature_scale)
         return out if self.kind == "classifier" else torch.tanh(out)
 
     def thumbnail(self, x: Tensor) -> Tensor:
@@ -277,18 +282,20 @@ def resolve_feature_net(path: str, dataset: str | None) -> Path:
     )
 
 
+def context_feature_net(context: Any, path: str) -> FeatureNet:
+    """The feature network for the context's data set (or ``path``), loaded once per context."""
+    resolved = resolve_feature_net(path, context.dataset)
+    return context.cached(("feature-net", str(resolved)), lambda: load_feature_net(resolved, str(context.device))[0])
+
+
 def context_features(context: Any, path: str, which: str) -> Tensor | None:
     """Features of the context's ``real``, ``generated`` or ``reference`` images, computed once."""
     resolved = resolve_feature_net(path, context.dataset)
-
-    def network() -> FeatureNet:
-        return load_feature_net(resolved, str(context.device))[0]
 
     def compute() -> Tensor | None:
         images = getattr(context, which)
         if images is None:
             return None
-        net = context.cached(("feature-net", str(resolved)), network)
-        return extract_features(net, images, context.batch_size)
+        return extract_features(context_feature_net(context, path), images, context.batch_size)
 
     return context.cached(("features", str(resolved), which), compute)

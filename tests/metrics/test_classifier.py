@@ -99,7 +99,9 @@ def test_train_classifier_command(tmp_path, metrics_registry, monkeypatch) -> No
             "--eval-split",
             "train",
             "--epochs",
-            "1",
+            "2",
+            "--lr",
+            "0.005",
             "--json",
         ],
     )
@@ -109,4 +111,4 @@ def test_train_classifier_command(tmp_path, metrics_registry, monkeypatch) -> No
     assert data["path"] == str(path) and path.is_file()
     meta = read_metadata(path)
     assert meta["split"] == "test" and meta["eval_split"] == "train"
-    assert 0.1 < float(meta["test_accuracy"]) <= 1.0
+    assert 0.2 < float(meta["test_accuracy"]) <= 1.0  # chance is 0.1; two epochs on 500 digits reach about 0.33
