@@ -92,3 +92,12 @@ class LikelihoodConfig:
         "none: score the images as they are; dynamic: Bernoulli(pixel) resample (fixed seed); threshold: > 0.5",
         "none",
     )
+
+
+@dataclass
+class ClassCoverageConfig:
+    """Recognisable share and class histogram under the data set's classifier (issue 10)."""
+
+    classifier: str = doc("feature network .safetensors with a classifier head; '' = the data set's shipped one", "")
+    threshold: float = doc("a sample is recognisable when its top softmax probability is >= this", 0.9)
+    min_share: float = doc("a class counts as covered when it holds >= this share of the samples", 0.04)

@@ -57,6 +57,14 @@ def genzoo_metrics() -> list[MetricSpec]:
             higher_is_better=False,
         ),
         MetricSpec(
+            name="class-coverage",
+            factory="genzoo_metrics.class_coverage:ClassCoverage",
+            summary="share of samples the data set's classifier recognises (p >= 0.9), class histogram, KL to uniform",
+            config=f"{_CONFIGS}:ClassCoverageConfig",
+            tags=("coverage", "features"),
+            higher_is_better=True,
+        ),
+        MetricSpec(
             name="log-likelihood",
             factory="genzoo_metrics.likelihood:log_likelihood",
             summary="IWAE bound on log p(x) per image (nats), k importance samples",

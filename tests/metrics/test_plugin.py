@@ -9,7 +9,9 @@ import pytest
 
 from genzoo.config import build
 
-EXPECTED = {"mmd", "mmd-linear", "ms-ssim", "fid", "kid", "log-likelihood", "elbo", "kl", "recon-error"}
+EXPECTED = {
+    "mmd", "mmd-linear", "ms-ssim", "fid", "kid", "class-coverage", "log-likelihood", "elbo", "kl", "recon-error",
+}
 
 
 def test_entry_module_and_commands_import_no_torch() -> None:
