@@ -4,6 +4,13 @@ Every component's config is a (possibly nested) dataclass. Each field documents 
 ``metadata={"doc": "..."}``, which ``genzoo info`` prints. :func:`build` turns a plain dict (from
 TOML, JSON or a checkpoint) back into the dataclass, checking field names and types, so a typo in
 a config file is an error that names the field, never a silently ignored key.
+
+A config is stored as JSON in every run folder and checkpoint, so every annotation must survive
+``to_dict`` -> JSON -> :func:`build`. Supported: ``int``, ``float``, ``str``, ``bool``, ``Any``,
+``Literal[...]`` of those, ``X | None`` and unions of supported types, ``tuple`` / ``tuple[X, ...]``
+/ ``tuple[X, Y]``, ``list`` / ``list[X]``, ``dict`` / ``dict[str, X]`` and nested dataclasses.
+JSON turns tuples into lists; :func:`build` turns them back. :func:`check_config_class` refuses
+anything else (a ``Path``, a ``set``, a torch dtype) with one line when the component is first used.
 """
 
 from __future__ import annotations
@@ -67,6 +74,10 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
         if not isinstance(value, Mapping):
             raise ConfigError(f"{where}: expected a table of fields, got {value!r}")
         return build(hint, value, prefix=where + ".")
+    if hint in (tuple, list):  # bare annotations: JSON brings tuples back as lists
+        origin, args = hint, ()
+    if hint is dict:
+        origin = dict
     if origin in (tuple, list):
         if not isinstance(value, (list, tuple)):
             raise ConfigError(f"{where}: expected a list, got {value!r}")
@@ -81,7 +92,8 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
     if origin is dict:
         if not isinstance(value, Mapping):
             raise ConfigError(f"{where}: expected a table, got {value!r}")
-        return dict(value)
+        item_hint = args[1] if len(args) == 2 else Any
+        return {key: _coerce(item, item_hint, f"{where}.{key}") for key, item in value.items()}
     if hint is bool:
         if isinstance(value, bool):
             return value
@@ -176,6 +188,68 @@ def load_toml(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
 
 
+_SCALARS = (int, float, str, bool)
+
+
+def _unsupported(hint: Any) -> str | None:
+    """Why ``hint`` cannot round-trip through JSON, or ``None`` when it can."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is Any or hint in _SCALARS or hint is type(None) or hint in (tuple, list, dict):
+        return None
+    if is_dataclass(hint) and isinstance(hint, type):
+        return None
+    if origin is typing.Literal:
+        bad = [a for a in args if not isinstance(a, _SCALARS) and a is not None]
+        return f"Literal values must be numbers, strings or booleans, not {bad[0]!r}" if bad else None
+    if origin in (typing.Union, types.UnionType, tuple, list):
+        return next((why for why in map(_unsupported, (a for a in args if a is not Ellipsis)) if why), None)
+    if origin is dict:
+        if args and args[0] is not str:
+            return f"dict keys must be str (JSON object keys), not {_type_name(args[0])}"
+        return _unsupported(args[1]) if args else None
+    return f"{_type_name(hint)} cannot be stored as JSON"
+
+
+def check_config_class(cls: type) -> None:
+    """Refuse a config dataclass whose fields would not survive the checkpoint's JSON round trip.
+
+    Checks every annotation (recursively) and that the defaults come back equal from
+    ``build(cls, to_dict(cls()))``; raises :class:`ConfigError` naming the field.
+    """
+    _check_annotations(cls, "")
+    try:
+        default = cls()
+    except TypeError:  # required fields: nothing to compare
+        return
+    try:
+        again = build(cls, to_dict(default))
+    except (ConfigError, TypeError, ValueError) as exc:
+        raise ConfigError(f"{cls.__name__}: its defaults do not survive the JSON round trip: {exc}") from None
+    if again != default:
+        changed = next(f.name for f in fields(cls) if getattr(again, f.name) != getattr(default, f.name))
+        raise ConfigError(
+            f"{cls.__name__}.{changed}: default {getattr(default, changed)!r} comes back from JSON as "
+            f"{getattr(again, changed)!r}; annotate it with a type genzoo.config supports (tuple[float, float], ...)"
+        )
+
+
+def _check_annotations(cls: type, prefix: str) -> None:
+    try:
+        hints = _type_hints(cls)
+    except Exception as exc:  # an annotation that names something undefined
+        raise ConfigError(f"{cls.__name__}: cannot read its annotations: {type(exc).__name__}: {exc}") from None
+    for f in fields(cls):
+        hint = hints[f.name]
+        why = _unsupported(hint)
+        if why:
+            raise ConfigError(
+                f"config field {prefix}{f.name}: {_type_name(hint)} is not supported ({why}); use int, float, "
+                "str, bool, Literal, tuple[...], list[...], dict[str, ...], X | None or a nested dataclass"
+            )
+        if is_dataclass(hint):
+            _check_annotations(hint, f"{prefix}{f.name}.")
+
+
 def describe_fields(cls: type | None, prefix: str = "") -> list[tuple[str, str, str, str]]:
     """Rows ``(name, type, default, doc)`` for every field of a config dataclass, recursively."""
     if cls is None:
@@ -194,12 +268,20 @@ def describe_fields(cls: type | None, prefix: str = "") -> list[tuple[str, str, 
 
 
 def _type_name(hint: Any) -> str:
-    """A short readable type: ``int``, ``auto|dcgan|resnet``, ``tuple[float, float]``."""
-    if typing.get_origin(hint) is typing.Literal:
-        return "|".join(str(arg) for arg in typing.get_args(hint))
-    if typing.get_origin(hint) is not None or isinstance(hint, types.UnionType):
-        return str(hint).replace("typing.", "")
-    return getattr(hint, "__name__", str(hint))
+    """A short readable type: ``int``, ``auto|dcgan|resnet``, ``tuple[float, float]``, ``int | None``."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is typing.Literal:
+        return "|".join(str(arg) for arg in args)
+    if origin in (typing.Union, types.UnionType):
+        return " | ".join(_type_name(arg) for arg in args)
+    if hint is type(None):
+        return "None"
+    if hint is Any:
+        return "Any"
+    if origin is not None and args:
+        inner = ", ".join("..." if arg is Ellipsis else _type_name(arg) for arg in args)
+        return f"{getattr(origin, '__name__', str(origin))}[{inner}]"
+    return getattr(hint, "__name__", str(hint)).replace("typing.", "")
 
 
 def _default_of(f: Field) -> Any:

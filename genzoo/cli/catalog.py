@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from genzoo import console
@@ -60,6 +61,8 @@ def register(app: typer.Typer, get_host: Callable[[], Any]) -> None:
         if kind is not None and kind not in PLURALS and kind not in PLURALS.values():
             raise UnknownNameError(f"unknown kind '{kind}': use one of {', '.join(PLURALS)}")
         kinds = [PLURALS.get(kind, kind)] if kind else list(PLURALS.values())
+        for line in registry.shadow_warnings(kinds):
+            console.stderr.print(line, markup=False, highlight=False)
         rows = [
             _entry_json(k, name, entry)
             for k in kinds
@@ -166,8 +169,8 @@ def register(app: typer.Typer, get_host: Callable[[], Any]) -> None:
                 table = Table(title="config (override with --set key=value)", title_justify="left")
                 for column in ("field", "type", "default", "doc"):
                     table.add_column(column, overflow="fold")
-                for row in data["config"]:
-                    table.add_row(row["field"], row["type"], row["default"], row["doc"])
+                for row in data["config"]:  # escaped: Rich would eat "[float, float]" as markup
+                    table.add_row(*(escape(row[key]) for key in ("field", "type", "default", "doc")))
                 console.stdout.print(table)
             else:
                 console.stdout.print("  no configuration")

@@ -77,7 +77,7 @@ def register(app: typer.Typer) -> None:
         batch_size: int = typer.Option(None, "--batch-size", "-b", help="Images per batch per process."),
         out: Path = typer.Option(None, "--out", "-o", help="Run folder (default: runs/MODEL-DATASET-TIME)."),
         seed: int = typer.Option(None, "--seed", help="Random seed."),
-        config_file: Path = typer.Option(None, "--config", help="TOML file with [train], [model_config], [data_config]."),
+        config_file: Path = typer.Option(None, "--config", help="TOML file with \\[train], \\[model_config] and \\[data_config] tables."),
         overrides: list[str] = typer.Option(None, "--set", help="Override a config value: key=value (repeatable)."),
         device: str = typer.Option(None, "--device", help="auto, cpu, cuda, cuda:N or mps."),
         precision: str = typer.Option(None, "--precision", help="fp32, bf16 or fp16."),

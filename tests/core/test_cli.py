@@ -197,3 +197,18 @@ def test_info_of_a_broken_config_path_is_one_line(tmp_path):
         ]
     finally:
         set_registry(previous)
+
+
+def test_info_shows_generic_types_and_run_help_keeps_its_brackets():
+    from importlib import metadata
+
+    previous = get_registry.__globals__["_REGISTRY"]
+    first_party = [ep for ep in metadata.entry_points(group="genzoo") if ep.dist.metadata["Name"] == "genzoo"]
+    try:
+        app = build_app(PluginHost(first_party, strict=True, disabled=()))
+        info = runner.invoke(app, ["info", "vae"], env={"COLUMNS": "200"})
+        assert info.exit_code == 0 and "tuple[float, float]" in info.stdout
+        help_text = runner.invoke(app, ["run", "--help"], env={"COLUMNS": "200"}).stdout
+        assert "TOML file with [train], [model_config] and [data_config] tables." in help_text
+    finally:
+        set_registry(previous)
