@@ -24,6 +24,11 @@ _LAZY = {
 }
 
 
+def __dir__() -> list[str]:
+    # dir() and help() list the lazily loaded names too, not only what is imported already.
+    return sorted(set(globals()) | set(_LAZY))
+
+
 def __getattr__(name: str) -> Any:
     target = _LAZY.get(name)
     if target is None:

@@ -2,7 +2,8 @@
 
 A *model checkpoint* is one ``.safetensors`` file: the model's ``state_dict`` plus string metadata
 (format version, model name, providing plugin, its distribution and version, the resolved config
-as JSON, data set name and config, data shape, normalisation, genzoo version, step). It is enough
+as JSON, data set name and config, data shape, normalisation, genzoo version, step, and the
+plugin behind every component the model composes by name, ``components``). It is enough
 on its own to rebuild the model. Loading reads the header first, so a missing plugin is reported
 as "install X", a pickle or corrupt file as one clear line, and nothing in the file is executed:
 safetensors holds raw tensors and a JSON header, never code.
@@ -17,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from genzoo.errors import CheckpointError, PluginMissingError, UnknownNameError
+from genzoo.errors import CheckpointError
 
 MODEL_FORMAT = "genzoo-model/1"
 MODEL_FILENAME = "model.safetensors"
@@ -131,7 +132,7 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
     return meta
 
 
-_JSON_KEYS = {"config", "dataset_config", "data_shape", "normalisation", "step", "extra"}
+_JSON_KEYS = {"config", "dataset_config", "data_shape", "normalisation", "step", "extra", "components"}
 
 
 # --- model checkpoints ------------------------------------------------------------------------
@@ -192,20 +193,14 @@ def load_model(path: str | Path, device: str = "cpu", registry: Any = None) -> t
         path = path / MODEL_FILENAME
     meta = read_metadata(path)
     registry = registry or get_registry()
-    try:
-        try:
-            entry = registry.resolve("model", f"{meta['plugin']}:{meta['model']}")
-        except UnknownNameError:
-            entry = registry.resolve("model", meta["model"])
-    except UnknownNameError:
-        dist = meta.get("plugin_distribution") or meta["plugin"]
-        version = meta.get("plugin_version")
-        requirement = f"{dist}>={version}" if version else dist
-        raise PluginMissingError(
-            f"{path} needs model '{meta['model']}' from plugin '{meta['plugin']}', which is not installed: "
-            f"pip install '{requirement}'"
-        ) from None
-    model = registry.build_model(entry.qualified_name, meta["config"], meta["data_shape"])
+    entry = registry.require(
+        "model", meta["model"], meta["plugin"], needed_by=str(path),
+        distribution=meta.get("plugin_distribution") or "", version=meta.get("plugin_version") or "",
+    )
+    # The losses (and any other component) the model composes resolve to the plugins that
+    # provided them when the checkpoint was written, not to whatever uses that name here.
+    with registry.pinned(meta.get("components"), needed_by=str(path)):
+        model = registry.build_model(entry.qualified_name, meta["config"], meta["data_shape"])
     try:
         state = load_file(str(path), device="cpu")
     except (SafetensorError, OSError, ValueError) as exc:
@@ -214,3 +209,32 @@ def load_model(path: str | Path, device: str = "cpu", registry: Any = None) -> t
     model.to(device)
     model.eval()
     return model, meta
+
+
+def model_metadata(model: Any, entry: Any, *, dataset: str, dataset_config: Any, data_shape: Any,
+                   normalisation: dict[str, Any], step: int, dataset_entry: Any = None) -> dict[str, Any]:
+    """The metadata of a model checkpoint for ``model`` built from registry ``entry``.
+
+    ``components`` lists the plugin behind the data set and every component the model resolved
+    while it was built (:meth:`genzoo.registry.Registry.build_model`), so a rebuild uses the same ones.
+    """
+    from genzoo import __version__
+    from genzoo.config import to_dict
+
+    components = list(getattr(model, "genzoo_components", []))
+    if dataset_entry is not None:
+        components.insert(0, dataset_entry.record(dataset))
+    return {
+        "model": entry.name,
+        "plugin": entry.plugin.name,
+        "plugin_distribution": entry.plugin.distribution,
+        "plugin_version": entry.plugin.version,
+        "config": to_dict(model.config),
+        "dataset": dataset,
+        "dataset_config": dict(dataset_config) if isinstance(dataset_config, dict) else to_dict(dataset_config),
+        "data_shape": [int(d) for d in data_shape],
+        "normalisation": dict(normalisation or {}),
+        "genzoo_version": __version__,
+        "step": int(step),
+        "components": components,
+    }

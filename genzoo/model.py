@@ -79,7 +79,20 @@ class GenerativeModel(nn.Module):
     # --- sampling ---------------------------------------------------------------------------
     @property
     def latent_shape(self) -> tuple[int, ...]:
-        return (int(self.config.latent_dim),)
+        """Shape of one prior noise sample, ``(latent_dim,)`` by default.
+
+        The default reads ``config.latent_dim``; a model whose config names it otherwise (or whose
+        noise is not a vector) overrides this property.
+        """
+        size = getattr(self.config, "latent_dim", None)
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            found = "has no latent_dim field" if size is None else f"has latent_dim={size!r}"
+            # Not an AttributeError: nn.Module.__getattr__ would replace it with a misleading one.
+            raise GenzooError(
+                f"{type(self).__name__}: its config {found}; give the config an integer latent_dim >= 1 "
+                "or override the latent_shape property to return the noise shape, e.g. (self.config.z_dim,)"
+            )
+        return (size,)
 
     def sample_noise(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         """Prior noise for ``n`` samples (standard normal by default), on the model's device."""

@@ -3,7 +3,8 @@
 Each entry point is loaded on its own. A plugin that fails to import, implements a hook genzoo
 does not know, raises inside a registration hook or yields a bad spec is marked ``failed``: all of
 its registrations are rolled back, one warning line goes to stderr, and everything else keeps
-working. ``GENZOO_STRICT_PLUGINS=1`` re-raises instead (for plugin authors), and
+working. So is a module whose ``genzoo_*`` functions lack ``@genzoo.hookimpl`` (pluggy would
+silently ignore them), and a name in ``GENZOO_DISABLE_PLUGINS`` that matches no plugin is warned about. ``GENZOO_STRICT_PLUGINS=1`` re-raises instead (for plugin authors), and
 ``GENZOO_DISABLE_PLUGINS=a,b`` skips plugins by entry-point or distribution name.
 """
 
@@ -23,6 +24,7 @@ from genzoo.errors import PluginError
 from genzoo.specs import SPEC_TYPES, Spec, validate_spec
 
 ENTRY_POINT_GROUP = "genzoo"
+FIRST_PARTY_DISTRIBUTION = "genzoo"
 STRICT_ENV = "GENZOO_STRICT_PLUGINS"
 DISABLE_ENV = "GENZOO_DISABLE_PLUGINS"
 _IMPL_ATTR = hookspecs.PROJECT_NAME + "_impl"  # set on functions by the genzoo hookimpl marker
@@ -39,6 +41,11 @@ class PluginRecord:
     status: str = "ok"  # ok | failed | disabled
     error: str = ""
     specs: dict[str, list[Spec]] = field(default_factory=dict)
+
+    @property
+    def first_party(self) -> bool:
+        """Shipped with genzoo itself (its names win over a third party's)."""
+        return self.distribution == FIRST_PARTY_DISTRIBUTION
 
     def describe(self) -> str:
         dist = f"{self.distribution} {self.version}".strip()
@@ -71,6 +78,15 @@ def _unknown_hooks(module: Any) -> set[str]:
             if not callable(getattr(hookspecs, hook_name, None)) or not hook_name.startswith("genzoo_"):
                 unknown.add(hook_name)
     return unknown
+
+
+def _undecorated_hooks(module: Any) -> list[str]:
+    """Functions named like a genzoo hook but lacking ``@genzoo.hookimpl`` (pluggy ignores them)."""
+    return sorted(
+        name for name in dir(module)
+        if name.startswith("genzoo_") and callable(getattr(hookspecs, name, None))
+        and callable(getattr(module, name, None)) and not isinstance(getattr(getattr(module, name), _IMPL_ATTR, None), dict)
+    )
 
 
 def _error_text(exc: BaseException) -> str:
@@ -106,6 +122,7 @@ class PluginHost:
         self.records: dict[str, PluginRecord] = {}
         for entry_point in sorted(entry_points, key=lambda ep: ep.name):
             self._load(entry_point)
+        self._warn_unknown_disabled()
         for record in self.records.values():
             if record.status == "ok":
                 self._collect_specs(record)
@@ -131,8 +148,23 @@ class PluginHost:
                 raise PluginError(
                     f"implements unknown hook(s) {', '.join(unknown)}; is it written for another genzoo version?"
                 )
+            undecorated = _undecorated_hooks(module)
+            if undecorated:
+                raise PluginError(
+                    f"{', '.join(undecorated)} lack(s) the @genzoo.hookimpl decorator, so genzoo would ignore "
+                    "them; decorate every hook function"
+                )
         except Exception as exc:
             self._fail(record, exc)
+
+    def _warn_unknown_disabled(self) -> None:
+        known = {r.name for r in self.records.values()} | {r.distribution for r in self.records.values()}
+        for name in sorted(self.disabled - known):
+            names = ", ".join(sorted(r.name for r in self.records.values())) or "none"
+            self._warn(
+                f"genzoo: warning: {DISABLE_ENV} names {name!r}, which is no installed plugin or distribution "
+                f"(plugins: {names}); check the spelling"
+            )
 
     def _collect_specs(self, record: PluginRecord) -> None:
         """Call the plugin's registration hooks; keep all of its specs or none of them."""

@@ -1,21 +1,39 @@
 """The registry: every model, loss, data set and metric the installed plugins provide, by name.
 
-Names are explicit. When two plugins declare the same name, both stay reachable as
-``plugin:name`` and the bare name is an error that lists both providers; an unknown name is an
-error that suggests close matches. Components are built here, so the rest of genzoo never
-imports a plugin's code directly and never branches on a component's name.
+Names are explicit, and first-party names win:
+
+* a name one plugin provides is used bare (``gvae``) or qualified (``models:gvae``);
+* when a third-party plugin reuses a name genzoo itself ships (a model ``vae``, a loss ``l1``),
+  the bare name keeps meaning genzoo's component, so ``genzoo run gvae`` and published checkpoints
+  keep working; the other one is reachable only as ``plugin:name`` and ``genzoo list`` warns;
+* when two third-party plugins share a name, the bare name is an error listing ``plugin:name`` of
+  both; an unknown name is an error that suggests close matches.
+
+Components are built here, so the rest of genzoo never imports a plugin's code directly and never
+branches on a component's name. Building a model records which plugin provided every component
+its factory resolved (the losses it composes by name); checkpoints store that list, and
+:meth:`Registry.pinned` makes a rebuild resolve the same names to the same plugins.
 """
 
 from __future__ import annotations
 
+import contextlib
 import difflib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, is_dataclass
 from pathlib import Path
 from typing import Any
 
 from genzoo import config as config_tools
-from genzoo.errors import AmbiguousNameError, ConfigError, PluginError, UnknownNameError
-from genzoo.plugins import PluginHost, PluginRecord
+from genzoo.errors import (
+    AmbiguousNameError,
+    ConfigError,
+    GenzooError,
+    PluginError,
+    PluginMissingError,
+    UnknownNameError,
+)
+from genzoo.plugins import DISABLE_ENV, STRICT_ENV, PluginHost, PluginRecord
 from genzoo.specs import SPEC_TYPES, Spec
 
 KINDS = tuple(SPEC_TYPES)
@@ -36,6 +54,17 @@ class Entry:
     def qualified_name(self) -> str:
         return f"{self.plugin.name}:{self.spec.name}"
 
+    def record(self, requested: str) -> dict[str, str]:
+        """What a checkpoint stores about this component (see :meth:`Registry.pinned`)."""
+        return {
+            "kind": self.spec.kind,
+            "name": requested,
+            "component": self.spec.name,
+            "plugin": self.plugin.name,
+            "distribution": self.plugin.distribution,
+            "version": self.plugin.version,
+        }
+
 
 class Registry:
     """Name lookup and construction of components over a :class:`PluginHost`."""
@@ -46,6 +75,9 @@ class Registry:
         for kind in KINDS:
             for record, spec in host.specs(kind):
                 self._entries[kind].setdefault(spec.name, []).append(Entry(spec, record))
+        self._pins: dict[tuple[str, str], tuple[dict[str, Any], str]] = {}
+        self._recordings: list[dict[tuple[str, str], Entry]] = []
+        self._checked_configs: set[type] = set()
 
     def entries(self, kind: str) -> list[Entry]:
         """All entries of a kind, sorted by name then provider."""
@@ -55,25 +87,60 @@ class Registry:
             key=lambda e: (e.name, e.plugin.name),
         )
 
+    def _winner(self, candidates: list[Entry]) -> Entry | None:
+        """The entry a bare name means: the only one, or the only first-party one."""
+        if len(candidates) == 1:
+            return candidates[0]
+        first_party = [e for e in candidates if e.plugin.first_party]
+        return first_party[0] if len(first_party) == 1 else None
+
     def names(self, kind: str) -> list[str]:
-        """Names to use for each entry: bare where unique, ``plugin:name`` where shared."""
+        """Names to use for each entry: bare where it resolves to it, ``plugin:name`` otherwise."""
         entries = self.entries(kind)
-        counts: dict[str, int] = {}
+        groups: dict[str, list[Entry]] = {}
         for entry in entries:
-            counts[entry.name] = counts.get(entry.name, 0) + 1
-        return [entry.name if counts[entry.name] == 1 else entry.qualified_name for entry in entries]
+            groups.setdefault(entry.name, []).append(entry)
+        return [entry.name if self._winner(groups[entry.name]) is entry else entry.qualified_name for entry in entries]
+
+    def shadowed(self, kind: str) -> list[tuple[Entry, Entry]]:
+        """``(hidden, winner)`` for every third-party entry whose bare name means a first-party one."""
+        hidden = []
+        for name in sorted({e.name for e in self.entries(kind)}):
+            group = [e for e in self.entries(kind) if e.name == name]
+            winner = self._winner(group) if len(group) > 1 else None
+            hidden.extend((entry, winner) for entry in group if winner is not None and entry is not winner)
+        return hidden
+
+    def shadow_warnings(self, kinds: Iterable[str] = KINDS) -> list[str]:
+        """One warning line per shadowed component (``genzoo list`` prints them on stderr)."""
+        return [
+            f"genzoo: warning: {hidden.plugin.describe()} also provides {kind} '{hidden.name}'; the bare name "
+            f"means {winner.plugin.describe()}'s, so use '{hidden.qualified_name}' for the other one"
+            for kind in kinds
+            for hidden, winner in self.shadowed(kind)
+        ]
 
     def resolve(self, kind: str, name: str) -> Entry:
         """Find the entry for ``name`` or ``plugin:name``; errors say what to type instead."""
         self._check_kind(kind)
+        entry = self._resolve_pin(kind, name) if (kind, name) in self._pins else self._lookup(kind, name)
+        for recording in self._recordings:
+            recording.setdefault((kind, name), entry)
+        return entry
+
+    def _lookup(self, kind: str, name: str) -> Entry:
         plugin_name, sep, bare = name.partition(":")
         if not sep:
             plugin_name, bare = "", name
         candidates = [e for e in self._entries[kind].get(bare, []) if e.plugin.status == "ok"]
         if plugin_name:
             candidates = [e for e in candidates if e.plugin.name == plugin_name]
-        if len(candidates) == 1:
-            return candidates[0]
+            record = self.host.records.get(plugin_name)
+            if not candidates and record is not None and record.status != "ok":
+                raise self.unavailable(kind, bare, plugin_name)
+        entry = self._winner(candidates) if candidates else None
+        if entry is not None:
+            return entry
         if len(candidates) > 1:
             providers = " and ".join(f"'{e.qualified_name}'" for e in candidates)
             raise AmbiguousNameError(f"{kind} '{name}' is provided by several plugins: use {providers}")
@@ -87,6 +154,81 @@ class Registry:
     def get(self, kind: str, name: str) -> Spec:
         return self.resolve(kind, name).spec
 
+    # --- checkpoints: which plugin provided what ----------------------------------------------
+    def unavailable(
+        self, kind: str, name: str, plugin: str, *, needed_by: str = "", distribution: str = "", version: str = ""
+    ) -> PluginMissingError:
+        """The error for a component of ``plugin`` that is not available here, saying why:
+        not installed (with the pip command), installed but disabled, failed to load, or too old."""
+        if needed_by:
+            what = f"{needed_by} needs {kind} '{name}' from plugin '{plugin}'"
+        else:
+            what = f"{kind} '{plugin}:{name}' comes from plugin '{plugin}'"
+        record = self.host.records.get(plugin)
+        requirement = f"{distribution or (record.distribution if record else '') or plugin}"
+        if version:
+            requirement += f">={version}"
+        if record is None:
+            return PluginMissingError(f"{what}, which is not installed: pip install '{requirement}'")
+        if record.status == "disabled":
+            return PluginMissingError(
+                f"{what}, which is installed but disabled by {DISABLE_ENV}; remove '{plugin}' "
+                f"(or '{record.distribution}') from {DISABLE_ENV}"
+            )
+        if record.status == "failed":
+            return PluginMissingError(
+                f"{what}, which is installed ({record.distribution} {record.version}) but failed to load: "
+                f"{record.error} (see `genzoo plugins`; {STRICT_ENV}=1 shows the traceback)"
+            )
+        return PluginMissingError(
+            f"{what}, but {record.describe()} installed here provides no {kind} '{name}': "
+            f"pip install '{requirement}'"
+        )
+
+    def require(self, kind: str, name: str, plugin: str, *, needed_by: str, distribution: str = "",
+                version: str = "") -> Entry:
+        """The entry ``plugin:name``, or the :meth:`unavailable` error that says why it is not here."""
+        self._check_kind(kind)
+        try:
+            return self._lookup(kind, f"{plugin}:{name}")
+        except (UnknownNameError, PluginMissingError):
+            raise self.unavailable(
+                kind, name, plugin, needed_by=needed_by, distribution=distribution, version=version
+            ) from None
+
+    @contextlib.contextmanager
+    def pinned(self, components: Iterable[dict[str, Any]] | None, needed_by: str) -> Iterator[None]:
+        """Inside the block, each recorded name resolves to the plugin that provided it when the
+        checkpoint was written (``components`` as :meth:`Entry.record` gives them), and a provider
+        that is not available here is the :meth:`unavailable` error, raised only if it is used."""
+        pins = {}
+        for item in components or ():
+            if not isinstance(item, dict) or not all(isinstance(item.get(k), str) for k in ("kind", "name", "plugin")):
+                raise GenzooError(f"{needed_by}: its list of components is malformed")
+            pins[(item["kind"], item["name"])] = (dict(item), needed_by)
+        previous = self._pins
+        self._pins = {**previous, **pins}
+        try:
+            yield
+        finally:
+            self._pins = previous
+
+    def _resolve_pin(self, kind: str, requested: str) -> Entry:
+        item, needed_by = self._pins[(kind, requested)]
+        component = str(item.get("component") or requested.rpartition(":")[2])
+        return self.require(kind, component, item["plugin"], needed_by=needed_by,
+                            distribution=str(item.get("distribution") or ""), version=str(item.get("version") or ""))
+
+    @contextlib.contextmanager
+    def recording(self) -> Iterator[dict[tuple[str, str], Entry]]:
+        """Collect every ``(kind, requested name) -> entry`` resolved inside the block."""
+        recording: dict[tuple[str, str], Entry] = {}
+        self._recordings.append(recording)
+        try:
+            yield recording
+        finally:
+            self._recordings.remove(recording)
+
     # --- construction -------------------------------------------------------------------------
     def make_config(self, spec: Spec, config: Any = None) -> Any:
         """The spec's config dataclass from ``None`` (defaults), a dict, or an instance."""
@@ -94,6 +236,12 @@ class Registry:
             cls = spec.config_class()
         except Exception as exc:
             raise PluginError(f"{spec.kind} '{spec.name}': cannot import its config {spec.config!r}: {type(exc).__name__}: {exc}") from None
+        if cls is not None and cls not in self._checked_configs:
+            try:
+                config_tools.check_config_class(cls)
+            except ConfigError as exc:
+                raise PluginError(f"{spec.kind} '{spec.name}': {exc}") from None
+            self._checked_configs.add(cls)
         if cls is None:
             if config:
                 raise ConfigError(f"{spec.kind} '{spec.name}' takes no configuration")
@@ -118,8 +266,16 @@ class Registry:
             ) from exc
 
     def build_model(self, name: str, config: Any, data_shape: Any) -> Any:
+        """Build model ``name``; ``model.genzoo_components`` lists the components it resolved."""
         entry = self.resolve("model", name)
-        return self._factory(entry)(self.make_config(entry.spec, config), tuple(data_shape))
+        factory = self._factory(entry)
+        model_config = self.make_config(entry.spec, config)
+        with self.recording() as used:
+            model = factory(model_config, tuple(data_shape))
+        model.genzoo_components = [
+            resolved.record(requested) for (kind, requested), resolved in sorted(used.items()) if kind != "model"
+        ]
+        return model
 
     def build_loss(self, name: str, config: Any = None) -> Any:
         entry = self.resolve("loss", name)

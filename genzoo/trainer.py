@@ -28,9 +28,16 @@ from typing import Any
 import torch
 from torch import nn
 
-from genzoo import __version__
 from genzoo.batches import BatchStream
-from genzoo.checkpoint import MODEL_FILENAME, atomic_write, fsync_dir, load_weights, save_model
+from genzoo.checkpoint import (
+    MODEL_FILENAME,
+    atomic_write,
+    fsync_dir,
+    load_weights,
+    model_metadata,
+    read_metadata,
+    save_model,
+)
 from genzoo.config import to_dict
 from genzoo.distributed import barrier, init_distributed, mean_across_ranks, shutdown_distributed
 from genzoo.errors import CheckpointError, ConfigError, GenzooError, TrainingDiverged
@@ -129,13 +136,26 @@ class Trainer:
 
     # --- set-up ---------------------------------------------------------------------------
     def _setup(self) -> None:
-        cfg, train = self.config, self.config.train
-        self.device = resolve_device(train.device)
+        self.device = resolve_device(self.config.train.device)
         self.dist = init_distributed(self.device.type)
         if self.dist.enabled and self.device.type == "cuda":
             self.device = torch.device("cuda", self.dist.local_rank)
-        dataset_entry = self.registry.resolve("dataset", cfg.dataset)
-        self.model_entry = self.registry.resolve("model", cfg.model)
+        resumed = latest_checkpoint(self.run_dir)
+        # A resumed run needs the plugins its checkpoint was written with: say which, not "unknown model".
+        meta = read_metadata(resumed / MODEL_FILENAME) if resumed is not None else {}
+        with self.registry.pinned(meta.get("components"), needed_by=f"--resume {self.run_dir}"):
+            self._build(meta)
+
+    def _build(self, meta: dict[str, Any]) -> None:
+        cfg, train = self.config, self.config.train
+        if meta:
+            self.model_entry = self.registry.require(
+                "model", meta["model"], meta["plugin"], needed_by=f"--resume {self.run_dir}",
+                distribution=meta.get("plugin_distribution") or "", version=meta.get("plugin_version") or "",
+            )
+        else:
+            self.model_entry = self.registry.resolve("model", cfg.model)
+        self.dataset_entry = dataset_entry = self.registry.resolve("dataset", cfg.dataset)
         seed_everything(train.seed)  # identical initial weights on every rank
         self.dataset = self.registry.build_dataset(
             dataset_entry.qualified_name, cfg.data_config, dataset_entry.spec.splits[0], cfg.data_dir
@@ -228,19 +248,11 @@ class Trainer:
 
     # --- outputs ---------------------------------------------------------------------------
     def checkpoint_meta(self) -> dict[str, Any]:
-        return {
-            "model": self.model_entry.name,
-            "plugin": self.model_entry.plugin.name,
-            "plugin_distribution": self.model_entry.plugin.distribution,
-            "plugin_version": self.model_entry.plugin.version,
-            "config": to_dict(self.model_config),
-            "dataset": self.config.dataset,
-            "dataset_config": to_dict(self.dataset_config),
-            "data_shape": list(self.dataset.shape),
-            "normalisation": dict(getattr(self.dataset, "normalisation", {}) or {}),
-            "genzoo_version": __version__,
-            "step": self.step,
-        }
+        return model_metadata(
+            self.model, self.model_entry, dataset=self.config.dataset, dataset_config=self.dataset_config,
+            data_shape=self.dataset.shape, normalisation=getattr(self.dataset, "normalisation", {}) or {},
+            step=self.step, dataset_entry=self.dataset_entry,
+        )
 
     def save_checkpoint(self) -> Path:
         """Write ``checkpoints/step-N`` atomically (both files, then one rename) and prune old ones."""
@@ -324,7 +336,7 @@ class Trainer:
         try:
             with progress:
                 while self.step < self.total_steps:
-                    logged = run_iteration(model, self.players, self.optimizers, self.stream, step=self.step, options=self.options)
+                    logged = run_iteration(model, self.players, self.optimizers, self.stream, step=self.step + 1, options=self.options)
                     self.step += 1
                     for key, value in logged.items():
                         sums[key] = sums[key] + value if key in sums else value.clone()

@@ -168,3 +168,27 @@ def test_commands_hook_adds_commands_and_rolls_back_on_error():
     assert app.registered_commands == []
     assert "command hook broke" in lines[0]
     assert {r.name: r.status for r in host.plugins()}["badcmds"] == "failed"
+
+
+def test_hook_functions_without_the_decorator_fail_the_plugin_with_a_warning():
+    def genzoo_models():  # no @genzoo.hookimpl: pluggy would ignore it
+        return [model_spec()]
+
+    host, lines = host_of(FakeEntryPoint("plain", make_module("plain", genzoo_models=genzoo_models)))
+    assert host.plugins()[0].status == "failed"
+    assert "genzoo_models lack(s) the @genzoo.hookimpl decorator" in lines[0]
+
+
+def test_an_unknown_name_in_disable_is_warned_about():
+    host, lines = host_of(FakeEntryPoint("good", good_module(), dist="genzoo-good"), disabled=["goood", "genzoo-good"])
+    assert host.plugins()[0].status == "disabled"
+    assert len(lines) == 1
+    assert "GENZOO_DISABLE_PLUGINS names 'goood', which is no installed plugin or distribution (plugins: good)" in lines[0]
+
+
+def test_dir_and_help_list_the_lazily_loaded_public_names():
+    import pydoc
+
+    assert {"GenerativeModel", "Player", "ImageDataset", "TensorImageDataset", "get_registry"} <= set(dir(genzoo))
+    assert set(genzoo.__all__) <= set(dir(genzoo))
+    assert "GenerativeModel" in pydoc.render_doc(genzoo, renderer=pydoc.plaintext)

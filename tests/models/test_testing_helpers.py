@@ -54,3 +54,18 @@ def test_samples_outside_the_data_range_fail() -> None:
 def test_encoder_of_the_wrong_latent_shape_fails() -> None:
     with pytest.raises(AssertionError, match=r"expected \(3, 3\)"):
         check_inference(Broken())
+
+
+def test_a_model_without_latent_dim_gets_one_line_saying_what_to_define():
+    from genzoo.errors import GenzooError
+    from genzoo.model import GenerativeModel
+
+    class ZDim(GenerativeModel):
+        def __init__(self) -> None:
+            super().__init__(type("Config", (), {"z_dim": 8})(), (1, 8, 8))
+            self.generator = nn.Linear(8, 64)
+
+    model = ZDim()
+    with pytest.raises(GenzooError, match=r"ZDim: its config has no latent_dim field; give the config an integer "
+                                          r"latent_dim >= 1 or override the latent_shape property"):
+        model.sample_noise(2)

@@ -12,7 +12,9 @@ import torch
 from safetensors.torch import load_file
 
 from genzoo.checkpoint import read_metadata
-from genzoo.errors import CheckpointError, TrainingDiverged
+from genzoo.errors import CheckpointError, PluginMissingError, TrainingDiverged
+from genzoo.plugins import PluginHost
+from genzoo.registry import Registry
 from genzoo.runconfig import RunConfig, TrainConfig
 from genzoo.trainer import Interrupted, Trainer, checkpoint_dirs, train
 
@@ -79,10 +81,13 @@ def test_resume_across_an_epoch_boundary_with_odd_sizes(tiny_registry, tmp_path)
 
 
 def test_nan_loss_stops_with_player_and_step_and_keeps_last_checkpoint(tiny_registry, tmp_path):
-    config = tiny_config(steps=10, checkpoint_every=2)
-    config.model_config = {"nan_after": 5}
-    with pytest.raises(TrainingDiverged, match=r"player 'generator' produced a non-finite loss at step 5") as info:
+    config = tiny_config(steps=10, checkpoint_every=2, log_every=1)
+    config.model_config = {"nan_after": 5}  # the 6th generator step is NaN
+    with pytest.raises(TrainingDiverged, match=r"player 'generator' produced a non-finite loss at step 6") as info:
         train(config, tmp_path / "run")
+    # the step is numbered as metrics.jsonl numbers it: its last good line is step 5
+    lines = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+    assert json.loads(lines[-1])["step"] == 5
     assert "step-00000004" in str(info.value)
     assert [p.name for p in checkpoint_dirs(tmp_path / "run")][-1] == "step-00000004"
 
@@ -227,3 +232,11 @@ def test_steps_flag_replaces_a_saved_epoch_budget():
 
     base = {"model": "tiny-gan", "train": {"steps": 5, "epochs": 1.0}}
     assert resolve_run_config(model=None, base=base, flags={"steps": 9}).train.epochs == 0.0
+
+
+def test_resume_without_the_model_plugin_gives_the_install_hint(tiny_registry, tmp_path):
+    train(tiny_config(steps=2, checkpoint_every=2), tmp_path / "run")
+    without = Registry(PluginHost([], strict=True, disabled=()))
+    with pytest.raises(PluginMissingError, match=r"--resume .* needs model 'tiny-gan' from plugin 'tiny', which is not "
+                                                 r"installed: pip install 'genzoo-tiny>=0.0.1'"):
+        train(tiny_config(steps=4, checkpoint_every=2), tmp_path / "run", registry=without)
