@@ -5,8 +5,10 @@ An :class:`EvalContext` holds the model, the real *held-out* images (the data se
 (for real-vs-real floors), the generated samples (drawn once, lazily, with a fixed seed, and shared
 by every metric), the device and a seed from which every metric derives its own named random
 stream, so every model is scored on the same pairs and subsets. Metrics are plugins: a
-metric's factory returns an object with ``compute(context) -> dict[str, float]`` whose first key
-is the headline value and whose other keys (``name.std``, ``name.real``, ...) qualify it.
+metric's factory returns an object with ``compute(context) -> dict[str, float]``. The headline
+value is the key named after the metric (``{"kid": ..., "kid.std": ...}``), wherever it comes in
+the dict; other keys (``name.std``, ``name.real``, ...) qualify it. A result without the headline
+key, or with a value that is not a number, is an error row, never a silent NaN.
 
 A metric whose ``requires`` names a capability the model lacks (the likelihood family on a GAN),
 or whose ``compute`` raises :class:`~genzoo.errors.NotApplicable` (a condition only the metric can
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import numbers
 import time
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
@@ -153,9 +156,12 @@ def evaluate(
         registry = get_registry()
     configs = configs or {}
     capabilities = set(getattr(context.model, "capabilities", ()))
+    # Every config first: a nonsense value (kid.subsets=0) is one error before any work is done.
+    specs = {name: registry.get("metric", name) for name in metrics}
+    built = {name: registry.make_config(spec, configs.get(name, configs.get(spec.name))) for name, spec in specs.items()}
     results = []
     for name in metrics:
-        spec = registry.get("metric", name)
+        spec = specs[name]
         result = MetricResult(spec.name, higher_is_better=spec.higher_is_better)
         missing = [need for need in spec.requires if need not in capabilities]
         if missing:
@@ -167,8 +173,8 @@ def evaluate(
             progress(spec.name)
         started = time.perf_counter()
         try:
-            metric = registry.build_metric(name, configs.get(name, configs.get(spec.name)))
-            result.values = {k: float(v) for k, v in metric.compute(context).items()}
+            metric = registry.build_metric(name, built[name])
+            result.values = metric_values(spec.name, metric.compute(context))
         except NotApplicable as exc:
             result.status, result.reason = "n/a", str(exc)
         except Exception as exc:  # a broken metric plugin must not sink the other rows
@@ -179,6 +185,25 @@ def evaluate(
         result.seconds = time.perf_counter() - started
         results.append(result)
     return results
+
+
+def metric_values(name: str, values: Any) -> dict[str, float]:
+    """Check a metric's result against the convention (a dict of numbers holding the key ``name``)."""
+    if not isinstance(values, dict):
+        raise GenzooError(f"metric '{name}' returned {type(values).__name__}, not a dict of numbers")
+    out: dict[str, float] = {}
+    for key, value in values.items():
+        number = isinstance(value, numbers.Real) or (isinstance(value, Tensor) and value.numel() == 1)
+        if isinstance(value, bool) or not number:
+            raise GenzooError(f"metric '{name}' returned {key!r}={value!r:.40}, which is not a number")
+        out[str(key)] = float(value)
+    if name not in out:
+        keys = ", ".join(map(repr, out)) or "nothing"
+        raise GenzooError(
+            f"metric '{name}' returned no '{name}' value (it returned {keys}); the headline must be under "
+            "the metric's own name"
+        )
+    return out
 
 
 def dataset_images(dataset: Any, limit: int | None = None, seed: int = 0) -> tuple[Tensor, Tensor | None]:
@@ -202,8 +227,8 @@ def dataset_images(dataset: Any, limit: int | None = None, seed: int = 0) -> tup
 
 
 def parse_metric_list(text: str | None, available: Sequence[str]) -> list[str]:
-    """``"mmd,fid"`` -> names; ``None`` or ``"all"`` -> every installed metric."""
-    if not text or text.strip() == "all":
+    """``"mmd,fid"`` -> names; ``None`` or ``"all"`` -> every installed metric; ``""`` is an error."""
+    if text is None or text.strip() == "all":
         return list(available)
     names = [part.strip() for part in text.split(",") if part.strip()]
     if not names:

@@ -12,6 +12,14 @@ from typing import Literal
 from genzoo.config import doc
 
 
+def _at_least(config: object, **minimums: float) -> None:
+    """Refuse a value below its minimum with one line (``subsets must be at least 1, got 0``)."""
+    for name, minimum in minimums.items():
+        value = getattr(config, name)
+        if value < minimum:
+            raise ValueError(f"{name} must be at least {minimum}, got {value}")
+
+
 @dataclass
 class MMDConfig:
     """Unbiased MMD² (Gretton et al. 2012) with a Gaussian kernel, bandwidth fixed on real data."""
@@ -27,6 +35,11 @@ class MMDConfig:
     chunk_size: int = doc("rows per kernel block; bounds memory at chunk_size² floats", 2048)
     classifier: str = doc("feature network .safetensors for features='classifier'; '' = the shipped one", "")
 
+    def __post_init__(self) -> None:
+        _at_least(self, median_subset=2, chunk_size=1, bandwidth=0.0)
+        if not self.bandwidth_multipliers or min(self.bandwidth_multipliers) <= 0:
+            raise ValueError(f"bandwidth_multipliers must be positive numbers, got {self.bandwidth_multipliers}")
+
 
 @dataclass
 class LinearMMDConfig:
@@ -35,6 +48,9 @@ class LinearMMDConfig:
     batch_size: int = doc("B: real and generated samples per batch (Kwon's Test.ipynb uses 1)", 1)
     repeats: int = doc("passes over the real data; the result is mean ± std over passes (Kwon: 100)", 100)
     max_batches: int = doc("batches per pass at most (0 = all real data)", 0)
+
+    def __post_init__(self) -> None:
+        _at_least(self, batch_size=1, repeats=1, max_batches=0)
 
 
 @dataclass
@@ -56,6 +72,11 @@ class MSSSIMConfig:
         "valid",
     )
 
+    def __post_init__(self) -> None:
+        _at_least(self, pairs=1, scales=0, window=0, sigma=0.0)
+        if self.data_range <= 0:
+            raise ValueError(f"data_range must be > 0, got {self.data_range}")
+
 
 @dataclass
 class FIDConfig:
@@ -75,6 +96,9 @@ class KIDConfig:
     degree: int = doc("polynomial kernel degree", 3)
     coef: float = doc("polynomial kernel offset", 1.0)
 
+    def __post_init__(self) -> None:
+        _at_least(self, subsets=1, subset_size=2, degree=1)
+
 
 @dataclass
 class LikelihoodConfig:
@@ -92,6 +116,9 @@ class LikelihoodConfig:
         "none: score the images as they are; dynamic: Bernoulli(pixel) resample (fixed seed); threshold: > 0.5",
         "none",
     )
+
+    def __post_init__(self) -> None:
+        _at_least(self, samples=1, chunk=1, max_images=0, batch_size=1)
 
 
 @dataclass

@@ -93,6 +93,13 @@ class FID:
         cfg = self.config
         real = context_features(context, cfg.classifier, "real")
         fake = context_features(context, cfg.classifier, "generated")
+        n, dim = min(len(real), len(fake)), real.shape[1]
+        if n < dim:
+            # Below d samples the covariance estimates are singular and FID is strongly biased upward.
+            context.notes["fid"] = (  # type: ignore[attr-defined]
+                f"warning: FID from N={n} samples, fewer than the {dim} feature dimensions: the covariances "
+                f"are singular and the value is biased upward; use -n {dim} or more"
+            )
         result = {"fid": fid_from_features(real, fake)}
         if cfg.floor:
             reference = context_features(context, cfg.classifier, "reference")

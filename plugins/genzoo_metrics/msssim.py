@@ -12,7 +12,9 @@ with 2x average pooling between scales and w the first M of (0.0448, 0.2856, 0.3
 0.1333). Free of the pitfalls of REFERENCE §2.5: L is explicit (never inferred per batch; the
 diversity metric maps [-1, 1] samples to [0, 1] and uses L=1), the coarsest SSIM is raised
 to its weight once (not the 3dbraingen/old jorge-pessoa ``prod(mcs*mssim)`` bug), and negative
-terms are clamped (``relu``) so anti-correlated pairs give 0, not NaN. Variances are clamped at 0 against round-off.
+terms are clamped (``relu``) so anti-correlated pairs give 0, not NaN. Variances are clamped at 0
+against round-off and the covariance to |σxy| <= σx σy, so identical inputs give exactly 1; float64
+input is computed in float64.
 
 Borders: ``valid`` computes statistics only where the window fits (Wang; VainF pytorch-msssim);
 ``reflect`` reproduces torchmetrics, whose coarsest SSIM map is averaged over a reflection-padded
@@ -129,11 +131,17 @@ def _ssim_terms(x: Tensor, y: Tensor, g: Tensor, s: MSSSIMSettings, full_map: bo
     # than five separate calls or stacking them along the batch axis).
     stats = _blur(torch.cat([x, y, x * x, y * y, x * y], dim=1), g, pad).chunk(5, dim=1)
     mu_x, mu_y, xx, yy, xy = stats
-    var_x = (xx - mu_x**2).clamp_min(0)
-    var_y = (yy - mu_y**2).clamp_min(0)
-    cov = xy - mu_x * mu_y
+    mu_xx, mu_yy, mu_xy = mu_x * mu_x, mu_y * mu_y, mu_x * mu_y
+    var_x = (xx - mu_xx).clamp_min(0)
+    var_y = (yy - mu_yy).clamp_min(0)
+    # Round-off can leave E[xy] - mu_x mu_y outside what the clamped variances allow (for a constant
+    # image the variances clamp to 0 but the covariance stays a tiny negative number, so SSIM(x, x)
+    # came out 0.9995). Clamping it to |cov| <= sqrt(var_x var_y) (Cauchy-Schwarz) keeps every term
+    # consistent; for x == y both the numerator and denominator are then the same floats, so 1 exactly.
+    bound = (var_x * var_y).sqrt()
+    cov = torch.minimum(torch.maximum(xy - mu_xy, -bound), bound)
     cs_map = (2 * cov + c2) / (var_x + var_y + c2)
-    ssim_map = (2 * mu_x * mu_y + c1) / (mu_x**2 + mu_y**2 + c1) * cs_map
+    ssim_map = (2 * mu_xy + c1) / (mu_xx + mu_yy + c1) * cs_map
     if pad:
         crop = (Ellipsis, *[slice(pad, -pad)] * (x.dim() - 2))
         cs_map = cs_map[crop]
@@ -146,8 +154,10 @@ def ms_ssim(x: Tensor, y: Tensor, settings: MSSSIMSettings) -> Tensor:
         raise ConfigError(f"ms-ssim compares tensors of one shape, got {tuple(x.shape)} and {tuple(y.shape)}")
     if x.dim() not in (4, 5):
         raise ConfigError(f"ms-ssim takes (N, C, H, W) or (N, C, D, H, W), got {tuple(x.shape)}")
-    x = x.float()
-    y = y.float()
+    # float64 stays float64; half precision and integers are computed in float32.
+    dtype = x.dtype if x.dtype == torch.float64 and y.dtype == torch.float64 else torch.float32
+    x = x.to(dtype)
+    y = y.to(dtype)
     g = gaussian_window(settings.window, settings.sigma, x.dtype, x.device)
     pool = F.avg_pool2d if x.dim() == 4 else F.avg_pool3d
     factors: list[Tensor] = []

@@ -97,3 +97,40 @@ def test_subsets_are_random_in_every_prefix(metrics_registry) -> None:
     assert len(dataset.labels[:40].unique()) == 1
     _, labels = dataset_images(dataset, 100, seed=0)
     assert len(labels[:40].unique()) >= 6
+
+
+@pytest.mark.parametrize(
+    "metric, config, message",
+    [
+        ("kid", {"subsets": 0}, "KIDConfig: subsets must be at least 1, got 0"),
+        ("ms-ssim", {"pairs": 0}, "MSSSIMConfig: pairs must be at least 1, got 0"),
+        ("mmd", {"bandwidth_multipliers": [1.0, -2.0]}, "bandwidth_multipliers must be positive numbers"),
+    ],
+)
+def test_nonsense_metric_configs_are_refused_before_any_work(metrics_registry, metric, config, message) -> None:
+    from genzoo.errors import ConfigError
+
+    model = metrics_registry.build_model("tiny-gen28", None, (1, 28, 28))
+    context = EvalContext(model, torch.rand(6, 1, 28, 28) * 2 - 1, seed=0)
+    with pytest.raises(ConfigError, match=message):
+        evaluate(context, ["mmd", metric], {metric: config}, on_error="record")
+    assert context._generated is None  # nothing was sampled
+
+
+def test_an_empty_metric_list_is_an_error_and_all_means_all() -> None:
+    from genzoo.errors import ConfigError
+    from genzoo.evaluation import parse_metric_list
+
+    with pytest.raises(ConfigError, match="--metrics is empty"):
+        parse_metric_list("", ["mmd", "fid"])
+    with pytest.raises(ConfigError, match="--metrics is empty"):
+        parse_metric_list(" , ", ["mmd", "fid"])
+    assert parse_metric_list(None, ["mmd", "fid"]) == parse_metric_list("all", ["mmd", "fid"]) == ["mmd", "fid"]
+
+
+def test_fid_below_the_feature_dimension_carries_a_warning(metrics_registry) -> None:
+    model = metrics_registry.build_model("tiny-gen28", None, (1, 28, 28))
+    context = EvalContext(model, torch.rand(20, 1, 28, 28) * 2 - 1, seed=0, dataset="mnist5k")
+    (result,) = evaluate(context, ["fid"], {"fid": {"floor": False}})
+    assert result.status == "ok"
+    assert "FID from N=20 samples, fewer than the" in context.notes["fid"] and "use -n" in context.notes["fid"]

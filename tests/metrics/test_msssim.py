@@ -125,3 +125,25 @@ def test_3d_matches_pytorch_msssim_on_volumes() -> None:
     theirs = pytorch_msssim.ms_ssim(x, y, data_range=1.0, size_average=False, win_size=3, win_sigma=1.5)
     assert torch.allclose(ours, theirs, atol=1e-4)
     assert 0.1 < float(ours.min()) < 0.99
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("border", ["valid", "reflect"])
+def test_identical_inputs_give_exactly_one_in_their_own_dtype(dtype, border) -> None:
+    settings = resolve_settings((28, 28), data_range=1.0, border=border)
+    constant = torch.full((2, 1, 28, 28), 0.7, dtype=dtype)  # gave 0.9995 from float32 cancellation
+    noisy = torch.rand(3, 1, 28, 28, generator=torch.Generator().manual_seed(0), dtype=dtype)
+    faint = 0.5 + 1e-3 * noisy
+    for x in (constant, noisy, faint):
+        score = ms_ssim(x, x.clone(), settings)
+        assert score.dtype == dtype
+        assert torch.equal(score, torch.ones_like(score))
+
+
+def test_float64_input_is_computed_in_float64() -> None:
+    x, y = _pair(size=64, n=2)
+    settings = resolve_settings(x.shape[2:], data_range=1.0)
+    in64 = ms_ssim(x.double(), y.double(), settings)
+    assert in64.dtype == torch.float64
+    assert torch.allclose(in64.float(), ms_ssim(x, y, settings), atol=1e-5)
+    assert not torch.equal(in64, ms_ssim(x, y, settings).double())  # really computed in float64
