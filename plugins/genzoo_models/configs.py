@@ -189,3 +189,37 @@ class VAEGANConfig:
     discriminator_steps: int = doc("discriminator steps per iteration", 1)
     net: BatchNormDiscriminatorNet = doc("network sizes", default_factory=BatchNormDiscriminatorNet)
     loss: VAEGANLosses = doc("loss plugins", default_factory=VAEGANLosses)
+
+
+# --- AVB ---------------------------------------------------------------------------------------
+@dataclass
+class AVBLosses:
+    reconstruction: str = doc("decoder likelihood p(x|z) (a reconstruction loss), summed per sample", "bernoulli")
+    reconstruction_options: dict[str, Any] = _options("config of the reconstruction loss", reduction="sum")
+    adversarial: str = doc(
+        "loss of the discriminator T(x, z); only the logistic loss (non-saturating) has the optimum "
+        "T* = log q(z|x) - log p(z) that the ELBO needs",
+        "non-saturating",
+    )
+    adversarial_options: dict[str, Any] = _options("config of T's logistic loss")
+
+
+@dataclass
+class AVBConfig:
+    """Mescheder et al. 2017: implicit encoder z = E(x, eps), decoder, and T(x, z) in place of the KL."""
+
+    latent_dim: int = doc("size of z (the paper's MNIST run without adaptive contrast uses 8)", 8)
+    noise_dim: int = doc("size of the encoder's noise eps ~ N(0, I) (the paper's code: 16)", 16)
+    encoder_hidden: int = doc("units of the encoder head that mixes image features with eps", 256)
+    discriminator_hidden: int = doc("image features of T and units of each of its MLP layers", 256)
+    discriminator_depth: int = doc("hidden layers of T's MLP on [f(x), z]", 2)
+    kl_weight: float = doc("weight of E_q[T(x, z)], the KL estimate (1 = the AVB ELBO)", 1.0)
+    lr: float = doc("Adam learning rate of the encoder+decoder player", 1e-4)
+    discriminator_lr: float = doc("Adam learning rate of T (the paper's code: twice the encoder's)", 2e-4)
+    betas: Betas = doc("Adam betas of both players (the paper's code: beta1 = 0.5)", (0.5, 0.999))
+    discriminator_steps: int = doc("T steps per encoder+decoder step", 1)
+    encode_samples: int = doc(
+        "K: encoder samples whose moments give the Gaussian q(z|x) of encode() (likelihood metrics)", 64
+    )
+    net: NetConfig = doc("network sizes", default_factory=NetConfig)
+    loss: AVBLosses = doc("loss plugins", default_factory=AVBLosses)

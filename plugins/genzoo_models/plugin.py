@@ -50,4 +50,11 @@ def genzoo_models() -> list[ModelSpec]:
             summary="Larsen et al.'s VAE-GAN (Kwon's baseline): encoder, decoder and discriminator",
             tags=("vae", "gan", "encoder", "3d"),
         ),
+        ModelSpec(
+            name="avb",
+            factory=f"{_PKG}.avb:build",
+            config=f"{_PKG}.configs:AVBConfig",
+            summary="Mescheder et al.'s Adversarial Variational Bayes: implicit encoder, T(x, z) in place of the KL",
+            tags=("vae", "gan", "encoder", "likelihood", "3d"),
+        ),
     ]
