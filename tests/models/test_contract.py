@@ -39,4 +39,4 @@ def test_model_contract(name: str, shape: tuple[int, ...]) -> None:
 
 
 def test_all_first_party_models_are_listed() -> None:
-    assert {"gvae", "vae", "wgan-gp", "alpha-gan", "vae-gan"} <= set(get_registry().names("model"))
+    assert {"gvae", "vae", "wgan-gp", "alpha-gan", "vae-gan", "avb"} <= set(get_registry().names("model"))

@@ -92,7 +92,7 @@ def test_vae_gaussian_likelihood_is_selectable() -> None:
 
 
 def test_tanh_decoders_evaluate_a_bernoulli_likelihood() -> None:
-    for name in ("gvae", "alpha-gan", "vae-gan", "wgan-gp"):
+    for name in ("gvae", "alpha-gan", "vae-gan", "wgan-gp", "avb"):
         model = build(name).eval()
         x = (torch.rand(2, 1, 28, 28) > 0.5).float() * 2 - 1
         z = torch.randn(2, 8)
