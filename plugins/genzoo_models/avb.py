@@ -24,7 +24,8 @@ brackets where it differs):
 * T(x, z) = MLP([f(x), z]) with f a conv trunk from ``build_encoder`` and no normalisation
   [the code uses f(x).g(z) + T_x(x) + T_z(z) with 8192-wide inner products].
 * Latent 8, noise 16, Adam betas (0.5, 0.999), T at twice the encoder's lr (the code's MNIST
-  settings); no adaptive contrast (the code pairs it with 32-dimensional latents).
+  settings), but lr 5e-4 / 1e-3 [1e-4 / 2e-4] for the 2000-step CPU budget (MODELS.md); no
+  adaptive contrast (the code pairs it with 32-dimensional latents).
 
 Evaluation contract: ``encode(x)`` returns the moment-matched Gaussian N(mu, diag s^2) of
 K = ``encode_samples`` encoder draws (per-dimension sample mean and unbiased variance, variance

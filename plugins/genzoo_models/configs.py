@@ -214,8 +214,10 @@ class AVBConfig:
     discriminator_hidden: int = doc("image features of T and units of each of its MLP layers", 256)
     discriminator_depth: int = doc("hidden layers of T's MLP on [f(x), z]", 2)
     kl_weight: float = doc("weight of E_q[T(x, z)], the KL estimate (1 = the AVB ELBO)", 1.0)
-    lr: float = doc("Adam learning rate of the encoder+decoder player", 1e-4)
-    discriminator_lr: float = doc("Adam learning rate of T (the paper's code: twice the encoder's)", 2e-4)
+    lr: float = doc(
+        "Adam learning rate of the encoder+decoder player (the paper's code: 1e-4, slow for 2000 CPU steps)", 5e-4
+    )
+    discriminator_lr: float = doc("Adam learning rate of T (twice the encoder's, as the paper's code)", 1e-3)
     betas: Betas = doc("Adam betas of both players (the paper's code: beta1 = 0.5)", (0.5, 0.999))
     discriminator_steps: int = doc("T steps per encoder+decoder step", 1)
     encode_samples: int = doc(
