@@ -49,6 +49,12 @@ def genzoo_commands(app: typer.Typer, groups: dict[str, Any]) -> None:
     (``groups["data"]`` is ``genzoo data``). Import heavy code inside the command functions."""
 
 
+@hookspec
+def genzoo_loggers() -> dict[str, str]:
+    """Experiment trackers for ``genzoo run --log NAME``, as ``{name: "package.module:factory"}``. The
+    factory is called as ``factory(run_dir, config)`` and returns a :class:`genzoo.tracking.RunLogger`."""
+
+
 SPEC_HOOKS = {
     "genzoo_models": "model",
     "genzoo_losses": "loss",

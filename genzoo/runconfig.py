@@ -13,6 +13,9 @@ checkpoint. A TOML file looks like::
     [model_config]
     latent_dim = 64
     [data_config]
+
+A run's own ``config.json`` (or an exported model folder's, whose ``training`` entry is the run's
+config) is accepted as a config file too, so ``--config runs/g/config.json`` repeats a run.
 """
 
 from __future__ import annotations
@@ -106,6 +109,24 @@ def route_overrides(overrides: list[str]) -> list[str]:
     return routed
 
 
+def load_config_file(path: str | Path) -> dict[str, Any]:
+    """A TOML file, or a JSON run config (``config.json`` of a run or of an exported model folder)."""
+    path = Path(path)
+    if path.suffix.lower() != ".json":
+        return load_toml(path)
+    try:
+        values = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"config file {path} is not valid JSON: {exc}") from None
+    if isinstance(values, dict) and "train" not in values and isinstance(values.get("training"), dict):
+        values = values["training"]  # an exported model folder's config.json
+    if not isinstance(values, dict) or "model" not in values:
+        raise ConfigError(f"config file {path} is not a genzoo run config (a JSON object with 'model', 'train', ...)")
+    return values
+
+
 def resolve_run_config(
     *,
     model: str | None,
@@ -117,7 +138,7 @@ def resolve_run_config(
     """Merge ``base`` (a saved run), a TOML file, CLI flags and ``--set`` overrides."""
     values: dict[str, Any] = json.loads(json.dumps(base or {}))
     if config_file:
-        file_values = load_toml(config_file)
+        file_values = load_config_file(config_file)
         for key, value in file_values.items():
             if isinstance(value, dict) and isinstance(values.get(key), dict):
                 values[key].update(value)

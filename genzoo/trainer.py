@@ -6,11 +6,12 @@ It owns devices, autocast, ``torch.compile``, DistributedDataParallel, logging, 
 checkpoints and resume. A run folder holds::
 
     config.json              resolved config
-    metrics.jsonl            one JSON line per logging step
+    metrics.jsonl            one JSON line per logging step (with its wall-clock ``time``)
     samples/step-00000250.png  grids from the same fixed noise, comparable across a resume
     checkpoints/step-00000250/{model,trainer_state}.safetensors   newest ``keep_last``
     model.safetensors        the final model (self-describing, shareable)
     loss_curves.png          at the end
+    tensorboard/             event files, with ``loggers=[TensorBoardLogger(...)]`` (``--log tensorboard``)
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from genzoo.images import plot_loss_curves, save_grid
 from genzoo.progress import TrainingProgress
 from genzoo.runconfig import RunConfig
 from genzoo.steps import StepOptions, build_optimizers, check_players, run_iteration
+from genzoo.tracking import RunLogger
 from genzoo.train_state import STATE_FILENAME, load_train_state, restore_rng, save_train_state
 
 # Settings that define what is being trained: a resumed run must keep them.
@@ -122,16 +124,27 @@ class Trainer:
         config: the resolved run config.
         run_dir: the run folder; if it holds a checkpoint the run resumes from the newest one.
         registry: the component registry (default: the installed plugins).
-        progress: show a Rich progress bar on stderr (rank 0 only).
+        progress: what stderr shows (rank 0 only): ``auto`` (or ``True``) a live bar on a terminal
+            and plain lines otherwise, ``bar``, ``lines``, or ``none`` (or ``False``).
+        loggers: experiment trackers (rank 0 only), see :mod:`genzoo.tracking`.
     """
 
-    def __init__(self, config: RunConfig, run_dir: str | Path, *, registry: Any = None, progress: bool = True) -> None:
+    def __init__(
+        self,
+        config: RunConfig,
+        run_dir: str | Path,
+        *,
+        registry: Any = None,
+        progress: bool | str = True,
+        loggers: list[RunLogger] | None = None,
+    ) -> None:
         from genzoo.registry import get_registry
 
         self.config = config
         self.run_dir = Path(run_dir)
         self.registry = registry or get_registry()
         self.show_progress = progress
+        self.loggers = list(loggers or [])
         self._stop_signal: int | None = None
 
     # --- set-up ---------------------------------------------------------------------------
@@ -291,6 +304,8 @@ class Trainer:
         with torch.no_grad(), self.options.autocast():
             images = self.model.generate(self.fixed_noise)
         self.model.train(was_training)
+        for logger in self.loggers:
+            logger.log_images(self.step, "samples", images)
         return save_grid(images, self.run_dir / "samples" / f"step-{self.step:08d}.png")
 
     # --- the loop ----------------------------------------------------------------------------
@@ -313,10 +328,23 @@ class Trainer:
     def fit(self, on_log: Callable[[dict[str, Any]], None] | None = None) -> RunResult:
         """Train to ``total_steps`` (resuming if the run folder has a checkpoint)."""
         self._setup()
+        if not self.dist.is_main:
+            self.loggers = []
         try:
             return self._fit(on_log)
         finally:
+            for logger in self.loggers:
+                logger.close()
             shutdown_distributed(self.dist)
+
+    def run_info(self) -> dict[str, Any]:
+        """What the start line and the trackers are told about the run."""
+        return {
+            "model": self.config.model, "dataset": self.config.dataset, "run_dir": str(self.run_dir),
+            "device": str(self.device), "parameters": sum(p.numel() for p in self.model.parameters()),
+            "steps": self.total_steps, "batch_size": self.config.train.batch_size, "world": self.dist.world,
+            "start_step": self.step, "config": self.config.to_dict(),
+        }
 
     def _fit(self, on_log: Callable[[dict[str, Any]], None] | None) -> RunResult:
         main = self.dist.is_main
@@ -332,12 +360,20 @@ class Trainer:
         previous_handlers = self._install_signal_handlers()
         sums: dict[str, torch.Tensor] = {}
         count, window_start, images_per_step = 0, time.perf_counter(), train.batch_size * self.batches_per_step * self.dist.world
-        progress = TrainingProgress(self.total_steps, self.step, enabled=main and self.show_progress)
+        progress = TrainingProgress(self.total_steps, self.step, self.show_progress if main else "none", images_per_step)
+        info = self.run_info()
+        progress.announce(info)
+        for logger in self.loggers:
+            logger.start(info)
+        first = True
         try:
             with progress:
                 while self.step < self.total_steps:
                     logged = run_iteration(model, self.players, self.optimizers, self.stream, step=self.step + 1, options=self.options)
                     self.step += 1
+                    if first and progress.enabled:  # losses on screen from the first step (one sync, once)
+                        progress.first_losses({k: float(v) for k, v in logged.items()})
+                    first = False
                     for key, value in logged.items():
                         sums[key] = sums[key] + value if key in sums else value.clone()
                     count += 1
@@ -345,10 +381,12 @@ class Trainer:
                     if self.step % train.log_every == 0 or last:
                         elapsed = time.perf_counter() - window_start
                         values = mean_across_ranks({k: float(v) / count for k, v in sums.items()}, self.dist, self.device)
-                        record = {"step": self.step, "epoch": self.stream.epoch,
+                        record = {"step": self.step, "epoch": self.stream.epoch, "time": round(time.time(), 3),
                                   "images_per_s": round(images_per_step * count / max(elapsed, 1e-9), 2), **values}
                         if main:
                             _append_jsonl(self.run_dir / "metrics.jsonl", record)
+                            for logger in self.loggers:
+                                logger.log_metrics(self.step, record)
                         progress.update(self.step, record)
                         if on_log:
                             on_log(record)
@@ -400,6 +438,6 @@ def _append_jsonl(path: Path, record: dict[str, Any]) -> None:
         handle.write(json.dumps(record) + "\n")
 
 
-def train(config: RunConfig, run_dir: str | Path, *, registry: Any = None, progress: bool = False) -> RunResult:
+def train(config: RunConfig, run_dir: str | Path, *, registry: Any = None, progress: bool | str = False) -> RunResult:
     """Train (or resume) a run; the programmatic twin of ``genzoo run``."""
     return Trainer(config, run_dir, registry=registry, progress=progress).fit()

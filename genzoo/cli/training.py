@@ -18,6 +18,26 @@ def _default_run_dir(model: str, dataset: str) -> Path:
     return Path("runs") / f"{model.replace(':', '-')}-{dataset.replace(':', '-')}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
+def _saved_run_config(run_dir: Path, model: str) -> dict:
+    """The config of the run a folder holds; a run of another model is refused in one line."""
+    from genzoo.trainer import CONFIG_FILENAME
+
+    saved_path = run_dir / CONFIG_FILENAME
+    if not saved_path.is_file():
+        raise ConfigError(f"{run_dir} has checkpoints but no {CONFIG_FILENAME}; cannot resume it")
+    try:
+        saved = json.loads(saved_path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"{saved_path} is not readable JSON ({exc}); cannot resume {run_dir}") from None
+    held = saved.get("model") if isinstance(saved, dict) else None
+    if held is not None and held != model and held.split(":")[-1] != model.split(":")[-1]:
+        raise ConfigError(
+            f"{run_dir} holds a run of {held}, not {model}: pass another --out, or continue it with "
+            f"`genzoo run {held} --resume {run_dir}`"
+        )
+    return saved
+
+
 def resolve_checkpoint_path(reference: str) -> Path:
     """A checkpoint file, a run or model folder holding ``model.safetensors``, or a registry name."""
     from genzoo.checkpoint import MODEL_FILENAME
@@ -77,19 +97,34 @@ def register(app: typer.Typer) -> None:
         batch_size: int = typer.Option(None, "--batch-size", "-b", help="Images per batch per process."),
         out: Path = typer.Option(None, "--out", "-o", help="Run folder (default: runs/MODEL-DATASET-TIME)."),
         seed: int = typer.Option(None, "--seed", help="Random seed."),
-        config_file: Path = typer.Option(None, "--config", help="TOML file with \\[train], \\[model_config] and \\[data_config] tables."),
-        overrides: list[str] = typer.Option(None, "--set", help="Override a config value: key=value (repeatable)."),
-        device: str = typer.Option(None, "--device", help="auto, cpu, cuda, cuda:N or mps."),
+        config_file: Path = typer.Option(
+            None, "--config", help="TOML file with \\[train], \\[model_config] and \\[data_config] tables, or a run's config.json."
+        ),
+        overrides: list[str] = typer.Option(
+            None, "--set", help="Override a config value: key=value (repeatable); train.x and data.x for those "
+            "settings (`genzoo info train` lists the train.* ones: log, sample and checkpoint intervals, keep_last...)."
+        ),
+        device: str = typer.Option(None, "--device", help="auto (default), cpu, cuda, cuda:N or mps."),
         precision: str = typer.Option(None, "--precision", help="fp32, bf16 or fp16."),
         compile_model: bool = typer.Option(None, "--compile/--no-compile", help="torch.compile the networks."),
         workers: int = typer.Option(None, "--workers", help="DataLoader worker processes."),
         resume: Path = typer.Option(None, "--resume", help="Continue the run in this folder."),
-        progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar on stderr."),
+        log: list[str] = typer.Option(
+            None, "--log", help="Also log to an experiment tracker: tensorboard, or one a plugin adds (repeatable)."
+        ),
+        progress: bool = typer.Option(
+            True, "--progress/--no-progress",
+            help="A live bar on a terminal, plain lines in a log file; --no-progress: plain lines always.",
+        ),
+        quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output at all."),
+        print_config: bool = typer.Option(
+            False, "--print-config", help="Print the resolved config as JSON (usable with --config) and exit."
+        ),
         as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ) -> None:
         """Train a model (or resume a run) and write samples, curves and checkpoints."""
         from genzoo.runconfig import resolve_run_config
-        from genzoo.trainer import CONFIG_FILENAME, Trainer, latest_checkpoint
+        from genzoo.trainer import Trainer, latest_checkpoint
 
         flags = {
             "dataset": dataset, "data_dir": data_dir, "steps": steps, "epochs": epochs,
@@ -101,14 +136,22 @@ def register(app: typer.Typer) -> None:
         if resume is not None and latest_checkpoint(resume) is None:
             raise ConfigError(f"--resume {resume}: no checkpoint found there (looked in {resume / 'checkpoints'})")
         if run_dir is not None and latest_checkpoint(run_dir) is not None:
-            saved_path = run_dir / CONFIG_FILENAME
-            if not saved_path.is_file():
-                raise ConfigError(f"{run_dir} has checkpoints but no {CONFIG_FILENAME}; cannot resume it")
-            base = json.loads(saved_path.read_text())
-            console.stderr.print(f"resuming {run_dir} from {latest_checkpoint(run_dir).name}")
+            base = _saved_run_config(run_dir, model)
+            if not print_config:
+                console.stderr.print(f"resuming {run_dir} from {latest_checkpoint(run_dir).name}")
         config = resolve_run_config(model=model, config_file=config_file, flags=flags, overrides=overrides or [], base=base)
+        if print_config:
+            console.print_json(config.to_dict())
+            return
         run_dir = run_dir or _default_run_dir(config.model, config.dataset)
-        result = Trainer(config, run_dir, progress=progress).fit()
+        loggers = []
+        if log and os.environ.get("RANK", "0") == "0":
+            from genzoo.registry import get_registry
+            from genzoo.tracking import build_loggers, parse_logger_names
+
+            loggers = build_loggers(parse_logger_names(log), run_dir, config.to_dict(), get_registry().host)
+        mode = "none" if quiet else ("auto" if progress else "lines")
+        result = Trainer(config, run_dir, progress=mode, loggers=loggers).fit()
         if os.environ.get("RANK", "0") != "0":
             return  # under torchrun, rank 0 reports
         summary = {

@@ -21,7 +21,8 @@ def hook_signatures() -> dict[str, str]:
 def test_every_hook_spec_is_documented_with_its_exact_signature():
     contributing = (REPO / "CONTRIBUTING.md").read_text()
     signatures = hook_signatures()
-    assert set(signatures) == {"genzoo_models", "genzoo_losses", "genzoo_datasets", "genzoo_metrics", "genzoo_commands"}
+    assert set(signatures) == {"genzoo_models", "genzoo_losses", "genzoo_datasets", "genzoo_metrics", "genzoo_commands",
+                          "genzoo_loggers"}
     for name, signature in signatures.items():
         assert signature in contributing, f"CONTRIBUTING.md lacks the signature of {name}: {signature}"
 
