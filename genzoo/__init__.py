@@ -1,6 +1,11 @@
 """genzoo: a plugin-based zoo of generative image models on PyTorch.
 
-Importing ``genzoo`` is cheap (no torch); the heavy parts load on first use.
+Importing ``genzoo`` is cheap (no torch); the heavy parts load on first use. From Python::
+
+    model = genzoo.load("gvae-mnist5k")        # registry name, run folder or .safetensors file
+    images = genzoo.sample(model, 16)          # also genzoo.encode / genzoo.reconstruct
+    result = genzoo.train("vae", steps=500)    # or genzoo.train("vae", my_images_tensor, ...)
+    result.model, result.run_dir
 """
 
 from __future__ import annotations
@@ -21,6 +26,12 @@ _LAZY = {
     "ImageDataset": "genzoo.data:ImageDataset",
     "TensorImageDataset": "genzoo.data:TensorImageDataset",
     "get_registry": "genzoo.registry:get_registry",
+    "load": "genzoo.api:load",
+    "sample": "genzoo.api:sample",
+    "encode": "genzoo.api:encode",
+    "reconstruct": "genzoo.api:reconstruct",
+    "train": "genzoo.api:train",
+    "TrainResult": "genzoo.api:TrainResult",
 }
 
 

@@ -127,6 +127,8 @@ class Trainer:
         progress: what stderr shows (rank 0 only): ``auto`` (or ``True``) a live bar on a terminal
             and plain lines otherwise, ``bar``, ``lines``, or ``none`` (or ``False``).
         loggers: experiment trackers (rank 0 only), see :mod:`genzoo.tracking`.
+        dataset: train on this :class:`~genzoo.data.ImageDataset` instead of building
+            ``config.dataset`` through the registry (the Python API's own-data path).
     """
 
     def __init__(
@@ -137,6 +139,7 @@ class Trainer:
         registry: Any = None,
         progress: bool | str = True,
         loggers: list[RunLogger] | None = None,
+        dataset: Any = None,
     ) -> None:
         from genzoo.registry import get_registry
 
@@ -145,6 +148,7 @@ class Trainer:
         self.registry = registry or get_registry()
         self.show_progress = progress
         self.loggers = list(loggers or [])
+        self.given_dataset = dataset
         self._stop_signal: int | None = None
 
     # --- set-up ---------------------------------------------------------------------------
@@ -168,12 +172,15 @@ class Trainer:
             )
         else:
             self.model_entry = self.registry.resolve("model", cfg.model)
-        self.dataset_entry = dataset_entry = self.registry.resolve("dataset", cfg.dataset)
         seed_everything(train.seed)  # identical initial weights on every rank
-        self.dataset = self.registry.build_dataset(
-            dataset_entry.qualified_name, cfg.data_config, dataset_entry.spec.splits[0], cfg.data_dir
-        )
-        self.dataset_config = self.registry.make_config(dataset_entry.spec, cfg.data_config)
+        if self.given_dataset is not None:
+            self.dataset, self.dataset_config, self.dataset_entry = self.given_dataset, None, None
+        else:
+            self.dataset_entry = dataset_entry = self.registry.resolve("dataset", cfg.dataset)
+            self.dataset = self.registry.build_dataset(
+                dataset_entry.qualified_name, cfg.data_config, dataset_entry.spec.splits[0], cfg.data_dir
+            )
+            self.dataset_config = self.registry.make_config(dataset_entry.spec, cfg.data_config)
         self.model_config = self.registry.make_config(self.model_entry.spec, cfg.model_config)
         # Record the *resolved* configs, so a resumed run rebuilds the same networks even if a
         # plugin's defaults change in between.

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from genzoo import console
 from genzoo.config import describe_fields
-from genzoo.errors import UnknownNameError
+from genzoo.errors import CheckpointError, UnknownNameError
 
 PLURALS = {"models": "model", "losses": "loss", "datasets": "dataset", "metrics": "metric"}
 KIND_FIELDS = {  # kind-specific spec fields shown by `genzoo info`
@@ -142,8 +142,11 @@ def register(app: typer.Typer, get_host: Callable[[], Any]) -> None:
                 show_checkpoint_info(Path(name), as_json)
                 return
             except RegistryError:
+                raise  # the registry itself is absent or damaged: the same line `genzoo sample NAME` gives
+            except (UnknownNameError, CheckpointError):
                 raise UnknownNameError(
-                    f"no model, data set, loss, metric or published checkpoint is called '{name}' (try `genzoo list`)"
+                    f"no model, data set, loss, metric or published checkpoint is called '{name}' "
+                    "(try `genzoo list` or `genzoo registry list`)"
                 ) from None
         described = []
         for k, entry in found:

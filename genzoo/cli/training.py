@@ -40,19 +40,9 @@ def _saved_run_config(run_dir: Path, model: str) -> dict:
 
 def resolve_checkpoint_path(reference: str) -> Path:
     """A checkpoint file, a run or model folder holding ``model.safetensors``, or a registry name."""
-    from genzoo.checkpoint import MODEL_FILENAME
-    from genzoo.errors import CheckpointError
+    from genzoo.sharing import resolve_checkpoint_path as resolve
 
-    path = Path(reference).expanduser()
-    if path.is_dir() and (path / MODEL_FILENAME).is_file():
-        return path / MODEL_FILENAME
-    if path.is_file():
-        return path
-    if path.is_dir():
-        raise CheckpointError(f"{path} holds no {MODEL_FILENAME}; is the run finished? (see its checkpoints/ folder)")
-    from genzoo.sharing import resolve_name
-
-    return resolve_name(reference)
+    return resolve(reference)
 
 
 def show_checkpoint_info(reference: Path, as_json: bool) -> None:

@@ -165,8 +165,8 @@ def read_registry_index(location: Location, is_default: bool) -> RegistryIndex:
         if os.environ.get(ENV_REGISTRY, "").strip():
             raise RegistryError(f"${ENV_REGISTRY} names {location}, which does not exist; correct it or unset it")
         raise RegistryError(
-            f"the default registry {location} is absent (it ships with source checkouts and editable installs); "
-            f"set ${ENV_REGISTRY} to a registry folder or URL, or pass --registry LOCATION"
+            f"the default registry {location} is absent (genzoo ships it as the package genzoo_registry; "
+            f"reinstall genzoo), or set ${ENV_REGISTRY} to a registry folder or URL, or pass --registry LOCATION"
         )
     return location.read_index()
 

@@ -25,14 +25,26 @@ HTTP_TIMEOUT_S = 30.0
 ENV_REGISTRY = "GENZOO_REGISTRY"
 
 
+REGISTRY_PACKAGE = "genzoo_registry"
+
+
 def default_registry() -> str:
-    """``$GENZOO_REGISTRY``, else the ``registry/`` folder next to the installed ``genzoo`` package."""
+    """``$GENZOO_REGISTRY``; else the ``registry/`` folder of a source checkout (next to the ``genzoo``
+    package); else the installed package ``genzoo_registry``, which is that folder in a wheel."""
     configured = os.environ.get(ENV_REGISTRY, "").strip()
     if configured:
         return configured
+    import importlib.util
+
     import genzoo
 
-    return str(Path(genzoo.__file__).resolve().parents[1] / "registry")
+    checkout = Path(genzoo.__file__).resolve().parents[1] / "registry"
+    if (checkout / INDEX_FILENAME).is_file():
+        return str(checkout)
+    spec = importlib.util.find_spec(REGISTRY_PACKAGE)
+    if spec is not None and spec.submodule_search_locations:
+        return str(Path(next(iter(spec.submodule_search_locations))).resolve())
+    return str(checkout)
 
 
 class Location(ABC):
