@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 from rich.console import Console
 
-stdout = Console(highlight=False, soft_wrap=True)
+PIPE_WIDTH = 1000  # a table piped to a file or another program is never cut at Rich's default 80 columns
+
+
+def _stdout() -> Console:
+    console = Console(highlight=False, soft_wrap=True)
+    if console.is_terminal or os.environ.get("COLUMNS"):
+        return console
+    return Console(highlight=False, soft_wrap=True, width=PIPE_WIDTH)
+
+
+stdout = _stdout()
 stderr = Console(stderr=True, highlight=False)
 
 
@@ -19,5 +30,5 @@ def print_json(data: Any) -> None:
 def reset_consoles() -> None:
     """Re-bind the consoles to the current sys.stdout/sys.stderr (Typer's CliRunner swaps them)."""
     global stdout, stderr
-    stdout = Console(highlight=False, soft_wrap=True)
+    stdout = _stdout()
     stderr = Console(stderr=True, highlight=False)

@@ -98,6 +98,8 @@ class DatasetSpec(Spec):
         license: license of the data itself.
         citation: how to cite it.
         obtain: how a user gets the files (URL, command), shown in errors and ``genzoo info``.
+        hub_id: the Hugging Face Hub data set id the images come from (``"mnist"``), written into
+            model cards' ``datasets`` and ``model-index``; empty when there is none.
     """
 
     kind: ClassVar[str] = "dataset"
@@ -106,6 +108,7 @@ class DatasetSpec(Spec):
     license: str = "unknown"
     citation: str = ""
     obtain: str = ""
+    hub_id: str = ""
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,23 @@ def _entry_json(kind: str, name: str, entry: Any) -> dict[str, Any]:
     return data
 
 
+def _show_train_settings(as_json: bool) -> None:
+    """The trainer's settings: ``--set train.KEY=VALUE`` or the ``[train]`` table of a config file."""
+    from genzoo.runconfig import TrainConfig
+
+    rows = [{"field": f, "type": t, "default": d, "doc": doc} for f, t, d, doc in describe_fields(TrainConfig)]
+    if as_json:
+        console.print_json(rows)
+        return
+    table = Table(title="train settings (override with --set train.KEY=VALUE or a \\[train] table in --config)",
+                  title_justify="left")
+    for column in ("field", "type", "default", "doc"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(f"train.{row['field']}", row["type"], row["default"], row["doc"])
+    console.stdout.print(table)
+
+
 def register(app: typer.Typer, get_host: Callable[[], Any]) -> None:
     @app.command("list")
     def list_components(
@@ -116,7 +133,10 @@ def register(app: typer.Typer, get_host: Callable[[], Any]) -> None:
         kind: str = typer.Option(None, "--kind", help="Restrict to one kind when a name is used by several."),
         as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     ) -> None:
-        """Describe a component (provider, summary, config fields) or a checkpoint."""
+        """Describe a component (provider, summary, config fields), a checkpoint, or `train` (the train.* settings)."""
+        if name == "train":
+            _show_train_settings(as_json)
+            return
         if Path(name).suffix == ".safetensors" or Path(name).is_file() or Path(name, "model.safetensors").is_file():
             from genzoo.cli.training import show_checkpoint_info
 

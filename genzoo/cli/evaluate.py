@@ -73,6 +73,25 @@ def print_table(report: Any) -> None:
         console.stdout.print(f"{key}: {note}")
 
 
+def _save_into_run(model_path: Path, report: dict[str, Any]) -> Path | None:
+    """Write ``eval.json`` beside the checkpoint when it is a run's (a folder with ``metrics.jsonl``).
+
+    Published and exported model folders have no ``metrics.jsonl`` and are never written to (their
+    files are checksummed in a registry index).
+    """
+    import json
+
+    from genzoo.checkpoint import atomic_write
+
+    run = model_path.parent
+    if not (run / "metrics.jsonl").is_file():
+        return None
+    text = json.dumps(report, indent=2, default=str) + "\n"
+    written = atomic_write(run / "eval.json", lambda tmp: tmp.write_text(text))
+    console.stderr.print(f"[dim]wrote {written}[/dim]")
+    return written
+
+
 def register(app: typer.Typer) -> None:
     @app.command("eval")
     def eval_command(
@@ -86,11 +105,17 @@ def register(app: typer.Typer) -> None:
             1000, "-n", help="Held-out images to compare with as many samples (at most the eval split's size)."
         ),
         seed: int = typer.Option(0, "--seed", help="Seed of the samples, pairs and subsets."),
-        device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:N, mps or auto."),
+        device: str = typer.Option("auto", "--device", help="auto (default), cpu, cuda, cuda:N or mps."),
         overrides: list[str] = typer.Option(None, "--set", help="Metric config: METRIC.key=value (repeatable)."),
         as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
+        save: bool = typer.Option(
+            True, "--save/--no-save", help="Write eval.json into the run folder (when CHECKPOINT is a run)."
+        ),
     ) -> None:
-        """Score a checkpoint against the data set's held-out split (never its training images)."""
+        """Score a checkpoint against the data set's held-out split (never its training images).
+
+        The scores of a run folder are also written to RUN/eval.json, which `genzoo runs` shows and
+        `genzoo export` / `genzoo push` put on the model card."""
         from genzoo.cli.training import resolve_checkpoint_path
         from genzoo.errors import ConfigError
         from genzoo.config import apply_overrides
@@ -124,6 +149,8 @@ def register(app: typer.Typer) -> None:
             registry=registry,
             progress=progress,
         )
+        if save:
+            _save_into_run(path, report.to_dict())
         if as_json:
             console.print_json(report.to_dict())
         else:

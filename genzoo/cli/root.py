@@ -29,6 +29,16 @@ class GenzooGroup(TyperGroup):
             raise typer.Exit(exc.exit_code) from None
 
 
+def output_path(positional: Any, option: Any, what: str) -> Any:
+    """The output of a command that takes it as ``-o/--out`` (and, for compatibility, as a bare argument)."""
+    if positional is not None and option is not None and positional != option:
+        raise GenzooError(f"{what} given twice ({positional} and --out {option}); give it once, as -o/--out")
+    chosen = option if option is not None else positional
+    if chosen is None:
+        raise GenzooError(f"missing {what}: pass -o/--out PATH")
+    return chosen
+
+
 def _version_text(host: Any) -> str:
     from genzoo import __version__
 
@@ -45,7 +55,7 @@ def build_app(host: Any = None) -> typer.Typer:
     Passing a host (tests, embedding applications) also makes it the process-wide registry,
     so every command sees the same plugins.
     """
-    from genzoo.cli import catalog, evaluate, sharing, training
+    from genzoo.cli import catalog, evaluate, runs, sharing, training
 
     if host is not None:
         from genzoo.registry import Registry, set_registry
@@ -89,6 +99,7 @@ def build_app(host: Any = None) -> typer.Typer:
     catalog.register(app, get_host)
     training.register(app)
     evaluate.register(app)
+    runs.register(app)
     sharing.register(app)
     app.add_typer(data_app, name="data")
     get_host().add_commands(app, groups)

@@ -17,15 +17,21 @@ def register(app: typer.Typer) -> None:
     @app.command("export")
     def export_command(
         run_dir: Path = typer.Argument(..., help="A finished run folder (or a model.safetensors file)."),
-        out: Path = typer.Argument(..., help="New folder for model.safetensors, config.json and README.md."),
+        out_arg: Path = typer.Argument(None, metavar="[OUT]", help="New folder (or give it as -o/--out)."),
+        out: Path = typer.Option(None, "--out", "-o", help="New folder for model.safetensors, config.json and README.md."),
         license_id: str = typer.Option("apache-2.0", "--license", help="License of the weights, for the model card."),
+        as_json: bool = typer.Option(False, "--json", help="Print the folder and its files as JSON."),
     ) -> None:
         """Write a shareable model folder (Hugging Face layout, with a model card) from a run."""
+        from genzoo.cli.root import output_path
         from genzoo.hub import export_run
 
-        folder = export_run(run_dir, out, license_id=license_id)
-        files = ", ".join(sorted(p.name for p in folder.iterdir()))
-        console.stdout.print(f"exported {run_dir} -> {folder} ({files})")
+        folder = export_run(run_dir, output_path(out_arg, out, "the export folder"), license_id=license_id)
+        files = sorted(p.name for p in folder.iterdir())
+        if as_json:
+            console.print_json({"source": str(run_dir), "folder": str(folder), "files": files})
+        else:
+            console.stdout.print(f"exported {run_dir} -> {folder} ({', '.join(files)})")
 
     @app.command("push")
     def push_command(

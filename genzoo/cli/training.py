@@ -163,10 +163,11 @@ def register(app: typer.Typer) -> None:
     def sample(
         checkpoint: str = typer.Argument(..., help="Checkpoint file, run folder or registry name."),
         n: int = typer.Option(64, "-n", help="Number of samples."),
-        output: Path = typer.Option(None, "-o", "--output", help="Write a PNG grid here."),
+        output: Path = typer.Option(None, "--out", "-o", "--output", help="Write a PNG grid here (default samples.png)."),
         out_dir: Path = typer.Option(None, "--out-dir", help="Write one PNG per sample and samples.safetensors here."),
         seed: int = typer.Option(0, "--seed", help="Noise seed."),
-        device: str = typer.Option("cpu", "--device", help="Device to sample on."),
+        device: str = typer.Option("auto", "--device", help="auto (default), cpu, cuda, cuda:N or mps."),
+        as_json: bool = typer.Option(False, "--json", help="Print what was written as JSON."),
     ) -> None:
         """Draw samples from a checkpoint's prior."""
         import torch
@@ -196,4 +197,9 @@ def register(app: typer.Typer) -> None:
                 save_grid(image[None], out_dir / f"sample-{i:05d}.png", nrow=1)
             atomic_write(out_dir / "samples.safetensors", lambda tmp: save_file({"samples": images.contiguous()}, str(tmp)))
             written.append(str(out_dir))
-        console.stdout.print(f"{n} samples of {meta['model']} (step {meta['step']}) -> {', '.join(written)}")
+        if as_json:
+            console.print_json({"model": meta["model"], "step": meta["step"], "checkpoint": str(path), "n": n,
+                                "seed": seed, "grid": str(output) if output is not None else None,
+                                "folder": str(out_dir) if out_dir is not None else None})
+        else:
+            console.stdout.print(f"{n} samples of {meta['model']} (step {meta['step']}) -> {', '.join(written)}")

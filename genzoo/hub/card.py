@@ -14,6 +14,7 @@ The folder can be uploaded to a model hub as is, or published with ``genzoo push
 from __future__ import annotations
 
 import json
+import math
 import shlex
 import shutil
 import uuid
@@ -31,6 +32,7 @@ SAMPLES_FILENAME = "samples.png"
 EVAL_FILENAME = "eval.json"
 CARD_MARKER = "<!-- genzoo model card: `genzoo push` regenerates this file -->"
 DEFAULT_LICENSE = "apache-2.0"
+PIPELINE_TAG = "unconditional-image-generation"
 _TRAIN_FLAGS = {"steps": "--steps", "batch_size": "--batch-size", "seed": "--seed"}
 _TRAIN_SKIP = {"device", "num_workers", "epochs", *_TRAIN_FLAGS}
 
@@ -117,13 +119,59 @@ def reproduce_command(run_config: dict[str, Any], out: str | None = None) -> str
     return shlex.join(args)
 
 
-def _dataset_license(dataset: str) -> str:
+def _dataset_spec(dataset: str) -> Any:
     try:
         from genzoo.registry import get_registry
 
-        return get_registry().get("dataset", dataset).license
+        return get_registry().get("dataset", dataset)
     except Exception:  # the data set's plugin may be absent where the card is written
-        return "unknown (see the data set's plugin)"
+        return None
+
+
+def _dataset_license(dataset: str) -> str:
+    spec = _dataset_spec(dataset)
+    return spec.license if spec is not None else "unknown (see the data set's plugin)"
+
+
+def _yaml(value: Any) -> str:
+    """A YAML scalar: JSON strings and numbers are valid YAML."""
+    return json.dumps(value)
+
+
+def front_matter(config: dict[str, Any], name: str, evaluation: dict[str, Any] | None, license_id: str) -> list[str]:
+    """The card's YAML metadata as the Hugging Face Hub reads it: pipeline tag, data set id, model-index."""
+    model, dataset = config["model"], config["dataset"]
+    spec = _dataset_spec(dataset)
+    hub_id = getattr(spec, "hub_id", "") or ""
+    lines = [
+        "---",
+        f"license: {license_id}",
+        "library_name: genzoo",
+        f"pipeline_tag: {PIPELINE_TAG}",
+        f"tags: [genzoo, generative-model, {_yaml(model)}, {_yaml(dataset)}]",
+    ]
+    if hub_id:
+        lines.append(f"datasets: [{_yaml(hub_id)}]")
+    scores = [r for r in (evaluation or {}).get("results", [])
+              if r.get("status") == "ok" and isinstance(r.get("value"), (int, float)) and math.isfinite(r["value"])]
+    if scores:
+        lines += [
+            "model-index:",
+            f"- name: {_yaml(name)}",
+            "  results:",
+            "  - task:",
+            f"      type: {PIPELINE_TAG}",
+            "      name: Unconditional image generation",
+            "    dataset:",
+            f"      type: {_yaml(hub_id or dataset)}",
+            f"      name: {_yaml(dataset + ' (' + str(evaluation.get('split')) + ' split, genzoo)')}",
+            f"      split: {_yaml(evaluation.get('split'))}",
+            "    metrics:",
+        ]
+        for result in scores:
+            lines += [f"    - type: {_yaml(result['metric'])}", f"      value: {_yaml(float(result['value']))}",
+                      f"      name: {_yaml(result['metric'])}"]
+    return [*lines, "---"]
 
 
 def _eval_rows(evaluation: dict[str, Any]) -> list[str]:
@@ -161,12 +209,7 @@ def render_card(
     distribution = config.get("plugin_distribution") or config["plugin"]
     needs = "genzoo (which ships this plugin) is" if distribution == "genzoo" else f"genzoo and `{distribution}` are"
     lines = [
-        "---",
-        f"license: {license_id}",
-        "library_name: genzoo",
-        f"tags: [genzoo, generative-model, {model}, {dataset}]",
-        f"datasets: [{dataset}]",
-        "---",
+        *front_matter(config, title or f"{model}-{dataset}", evaluation, license_id),
         CARD_MARKER,
         "",
         f"# {title or model + '-' + dataset}",
@@ -188,8 +231,11 @@ def render_card(
             "`GENZOO_REGISTRY` to its folder or URL first, or `genzoo pull` it with `--registry`.",
             "",
         ]
+    else:
+        lines += ["Run it beside this folder (for example after downloading it from a model hub into "
+                  f"`{load_reference}`); a run folder or the `model.safetensors` file work too.", ""]
     lines += [
-        "In Python: `from genzoo.checkpoint import load_model; model, meta = load_model(\"model.safetensors\")`. "
+        f"In Python: `import genzoo; model = genzoo.load({json.dumps(load_reference)}); images = genzoo.sample(model, 64)`. "
         f"The file is safetensors (no pickle); its metadata names the model, plugin and config, so {needs} "
         "all you need.",
         "",
@@ -283,7 +329,7 @@ def export_run(run_dir: Path, out: Path, *, license_id: str = DEFAULT_LICENSE, n
             (staging / EVAL_FILENAME).write_text(json.dumps(evaluation, indent=2) + "\n")
         if samples is not None:
             shutil.copyfile(samples, staging / SAMPLES_FILENAME)
-        card = render_card(config, load_reference=name or str(out), evaluation=evaluation,
+        card = render_card(config, load_reference=name or f"./{out.name}", evaluation=evaluation,
                            has_samples=samples is not None, license_id=license_id, title=name and name.split("@")[0])
         (staging / CARD_FILENAME).write_text(card)
         if out.exists():

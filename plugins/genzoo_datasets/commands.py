@@ -59,18 +59,26 @@ def register(data_app: typer.Typer) -> None:
 
     @data_app.command("synth-ct")
     def synth_ct_command(
-        out: Path = typer.Argument(..., help="Folder to write the collection into."),
+        out_arg: Path = typer.Argument(None, metavar="[OUT]", help="Folder to write the collection into (or -o/--out)."),
+        out: Path = typer.Option(None, "--out", "-o", help="Folder to write the collection into."),
         patients: int = typer.Option(4, "--patients", help="Number of patients (one series each)."),
         size: int = typer.Option(64, "--size", help="Rows and columns per slice."),
         slices: int = typer.Option(24, "--slices", help="Slices per series."),
         slice_mm: float = typer.Option(5.0, "--slice-mm", help="Slice spacing in mm."),
         seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same files)."),
         layout: str = typer.Option("nbia", "--layout", help="nbia (current NBIA Data Retriever) or legacy."),
+        as_json: bool = typer.Option(False, "--json", help="Print what was written as JSON."),
     ) -> None:
         """Write a synthetic abdominal CT phantom collection as real DICOM in the TCIA layout."""
+        from genzoo.cli.root import output_path
         from genzoo_datasets.pancreas.synth import write_collection
 
+        out = output_path(out_arg, out, "the output folder")
         folders = write_collection(out, patients, size=size, slices=slices, slice_mm=slice_mm, seed=seed, layout=layout)
+        if as_json:
+            print(json.dumps({"folder": str(out), "patients": len(folders), "slices": slices, "size": size,
+                              "series": [str(f) for f in folders]}, indent=2))
+            return
         print(f"wrote {len(folders)} patients x {slices} slices of {size}x{size} under {out}")
         print(f"next:  genzoo data prepare pancreas {out}")
 

@@ -39,6 +39,7 @@ def genzoo_datasets() -> list[DatasetSpec]:
             license="CC BY-SA 3.0 (MNIST)",
             citation=MNIST_CITATION,
             obtain="nothing: genzoo_datasets/data/mnist5k.u8.gz ships in the wheel (sha256-checked)",
+            hub_id="mnist",
         ),
         DatasetSpec(
             name="mnist",
@@ -52,6 +53,7 @@ def genzoo_datasets() -> list[DatasetSpec]:
             citation=MNIST_CITATION,
             obtain="downloaded through torchvision, or put {train,t10k}-{images-idx3,labels-idx1}-ubyte.gz "
             "from https://ossci-datasets.s3.amazonaws.com/mnist/ in --data-dir",
+            hub_id="mnist",
         ),
         DatasetSpec(
             name="fashion-mnist",
@@ -65,6 +67,7 @@ def genzoo_datasets() -> list[DatasetSpec]:
             citation=FASHION_CITATION,
             obtain="downloaded through torchvision, or put {train,t10k}-{images-idx3,labels-idx1}-ubyte.gz "
             "from https://github.com/zalandoresearch/fashion-mnist in --data-dir",
+            hub_id="fashion_mnist",
         ),
         DatasetSpec(
             name="pancreas",

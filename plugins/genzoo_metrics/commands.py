@@ -26,7 +26,7 @@ def train_classifier_command(
     batch_size: int = typer.Option(64, "--batch-size"),
     lr: float = typer.Option(1e-3, "--lr", help="Adam learning rate (cosine-decayed)."),
     seed: int = typer.Option(0, "--seed"),
-    device: str = typer.Option("cpu", "--device"),
+    device: str = typer.Option("auto", "--device", help="auto (default), cpu, cuda, cuda:N or mps."),
     out: Optional[Path] = typer.Option(
         None, "--out", "-o", help="Output .safetensors (default: $GENZOO_CACHE_DIR/feature-nets/DATASET.safetensors)."
     ),
@@ -37,6 +37,7 @@ def train_classifier_command(
     from genzoo import __version__
     from genzoo.evaluation import dataset_images
     from genzoo.registry import get_registry
+    from genzoo.trainer import resolve_device
     from genzoo_metrics.classifier import (
         accuracy,
         reconstruction_mse,
@@ -73,7 +74,7 @@ def train_classifier_command(
         batch_size=batch_size,
         lr=lr,
         seed=seed,
-        device=device,
+        device=str(resolve_device(device)),
         progress=progress,
     )
     meta = {

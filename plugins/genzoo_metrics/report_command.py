@@ -19,7 +19,7 @@ def report_command(
     steps: int = typer.Option(2000, "--steps", help="Training iterations per model (the same budget for all)."),
     batch_size: int = typer.Option(64, "--batch-size", "-b"),
     seed: int = typer.Option(0, "--seed"),
-    device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:N, mps or auto."),
+    device: str = typer.Option("auto", "--device", help="auto (default), cpu, cuda, cuda:N or mps."),
     n: int = typer.Option(1000, "-n", help="Held-out images and generated samples per model."),
     pairs: int = typer.Option(1000, "--pairs", help="Random pairs for MS-SSIM."),
     checkpoint: list[str] = typer.Option(

@@ -45,7 +45,7 @@ def test_export_writes_model_config_card_and_samples(tiny_cli, run_dir, tmp_path
     assert (out / "samples.png").read_bytes() == newest.read_bytes()
     card = (out / "README.md").read_text()
     assert card.startswith("---\nlicense: cc-by-4.0\nlibrary_name: genzoo\n")
-    assert f"genzoo sample {out} -n 64 -o grid.png" in card
+    assert "genzoo sample ./tiny-model -n 64 -o grid.png" in card and str(tmp_path) not in card  # no exporter's path
     assert "| steps | 3 |" in card and "| batch size | 8 |" in card
     assert "| model config set apart from the defaults | `hidden=8` |" in card  # the run recorded every field
     assert "| mmd | 0.01234 | lower |" in card and "elbo" not in card  # only results that were computed
@@ -54,10 +54,23 @@ def test_export_writes_model_config_card_and_samples(tiny_cli, run_dir, tmp_path
     assert "plugin `tiny` (genzoo-tiny 0.0.1)" in card
 
 
+def test_the_hub_reads_pipeline_tag_dataset_id_and_scores_from_the_card(tiny_registry, run_dir, tmp_path):
+    huggingface_hub = pytest.importorskip("huggingface_hub")
+    (run_dir / "eval.json").write_text(json.dumps(EVAL))
+    out = export_run(run_dir, tmp_path / "tiny-model", name="tiny-gan-blobs")
+    card = huggingface_hub.ModelCard.load(out / "README.md")  # a local file: no network
+    assert card.data.pipeline_tag == "unconditional-image-generation" and card.data.library_name == "genzoo"
+    assert card.data.datasets == ["tiny-blobs-hub"]  # the data set's hub_id, not its genzoo name
+    [result] = card.data.eval_results  # only computed results; elbo was n/a
+    assert (result.task_type, result.dataset_type, result.dataset_split) == ("unconditional-image-generation", "tiny-blobs-hub", "test")
+    assert (result.metric_type, result.metric_value) == ("mmd", 0.01234)
+    assert card.data.model_name == "tiny-gan-blobs"
+
+
 def test_card_without_eval_says_how_to_evaluate(tiny_registry, run_dir, tmp_path):
     out = export_run(run_dir, tmp_path / "m")
     card = (out / "README.md").read_text()
-    assert f"Not evaluated yet: `genzoo eval {out}`" in card
+    assert "Not evaluated yet: `genzoo eval ./m`" in card
     assert not (out / "eval.json").exists()
 
 

@@ -132,7 +132,7 @@ def test_missing_default_registry_is_explained(tiny_cli, tmp_path, monkeypatch):
     assert result.stderr.strip() == (
         f"genzoo: error: $GENZOO_REGISTRY names {tmp_path / 'nowhere'}, which does not exist; correct it or unset it"
     )
-    # without $GENZOO_REGISTRY: the registry/ folder next to the genzoo package (absent in a wheel install)
+    # without $GENZOO_REGISTRY: the checkout's registry/ or the installed genzoo_registry, both gone here
     import genzoo.hub.locations as locations
 
     monkeypatch.delenv("GENZOO_REGISTRY")
@@ -140,8 +140,9 @@ def test_missing_default_registry_is_explained(tiny_cli, tmp_path, monkeypatch):
     monkeypatch.setattr("genzoo.hub.cache.default_registry", locations.default_registry)
     absent = runner.invoke(tiny_cli, ["sample", "gvae-mnist5k"])
     assert absent.stderr.strip() == (
-        f"genzoo: error: the default registry {tmp_path / 'site-packages' / 'registry'} is absent (it ships with "
-        "source checkouts and editable installs); set $GENZOO_REGISTRY to a registry folder or URL, or pass --registry LOCATION"
+        f"genzoo: error: the default registry {tmp_path / 'site-packages' / 'registry'} is absent (genzoo ships it as "
+        "the package genzoo_registry; reinstall genzoo), or set $GENZOO_REGISTRY to a registry folder or URL, "
+        "or pass --registry LOCATION"
     )
     path_like = runner.invoke(tiny_cli, ["sample", "runs/none/model.safetensors"])
     assert path_like.stderr.strip() == "genzoo: error: checkpoint runs/none/model.safetensors does not exist"

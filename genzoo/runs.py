@@ -1,0 +1,81 @@
+"""Summaries of run folders, for ``genzoo runs``: what was trained, how far, the last losses, the scores.
+
+A run folder is one with a ``config.json`` holding a ``train`` table (what ``genzoo run`` writes);
+its ``metrics.jsonl`` gives the progress and last losses and its ``eval.json`` (written by
+``genzoo eval RUN``) the scores.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from genzoo.errors import ConfigError
+
+CONFIG_FILENAME, METRICS_FILENAME, EVAL_FILENAME, MODEL_FILENAME = "config.json", "metrics.jsonl", "eval.json", "model.safetensors"
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+
+
+def is_run_folder(path: Path) -> bool:
+    config = _read_json(path / CONFIG_FILENAME) if (path / CONFIG_FILENAME).is_file() else None
+    return isinstance(config, dict) and isinstance(config.get("train"), dict) and "model" in config
+
+
+def find_runs(paths: list[Path]) -> list[Path]:
+    """The run folders among ``paths`` and their sub-folders (two levels deep), sorted by path."""
+    found: set[Path] = set()
+    for path in paths:
+        if not path.is_dir():
+            raise ConfigError(f"{path} is not a folder; give run folders or folders of runs (default: runs/)")
+        if is_run_folder(path):
+            found.add(path)
+            continue
+        for child in [*path.glob("*"), *path.glob("*/*")]:
+            if child.is_dir() and is_run_folder(child):
+                found.add(child)
+    return sorted(found)
+
+
+def _last_metrics(path: Path) -> dict[str, Any]:
+    last: dict[str, Any] = {}
+    if path.is_file():
+        for line in path.read_text(errors="replace").splitlines():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line cut by a crash
+            if isinstance(record, dict):
+                last = record
+    return last
+
+
+def summarise(run: Path) -> dict[str, Any]:
+    """One run folder as a JSON-ready dict."""
+    config = _read_json(run / CONFIG_FILENAME)
+    train = config["train"]
+    last = _last_metrics(run / METRICS_FILENAME)
+    evaluation = _read_json(run / EVAL_FILENAME) if (run / EVAL_FILENAME).is_file() else None
+    scores = {}
+    if isinstance(evaluation, dict):
+        scores = {r["metric"]: r["value"] for r in evaluation.get("results", [])
+                  if isinstance(r, dict) and r.get("status") == "ok" and isinstance(r.get("value"), (int, float))}
+    total = train.get("steps") if not train.get("epochs") else None
+    return {
+        "run": str(run),
+        "model": config["model"],
+        "dataset": config.get("dataset"),
+        "step": last.get("step", 0),
+        "steps": total,
+        "finished": (run / MODEL_FILENAME).is_file(),
+        "updated": last.get("time"),
+        "images_per_s": last.get("images_per_s"),
+        "losses": {k: v for k, v in last.items() if "/" in k and k.endswith("/loss")},
+        "eval": scores,
+    }
