@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import json
-import os
 from typing import Any
 
 from rich.console import Console
 
-PIPE_WIDTH = 1000  # a table piped to a file or another program is never cut at Rich's default 80 columns
+# A table piped to a file or another program is never cut at Rich's default 80 columns (nor at
+# $COLUMNS, which describes a terminal that a pipe is not).
+PIPE_WIDTH = 1000
 
 
 def _stdout() -> Console:
     console = Console(highlight=False, soft_wrap=True)
-    if console.is_terminal or os.environ.get("COLUMNS"):
+    if console.is_terminal:
         return console
     return Console(highlight=False, soft_wrap=True, width=PIPE_WIDTH)
 

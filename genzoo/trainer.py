@@ -21,6 +21,7 @@ import math
 import shutil
 import signal
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -259,7 +260,9 @@ class Trainer:
         from torch.nn.parallel import DistributedDataParallel
 
         # Several players share one module, and a player's step leaves the others' parameters
-        # without gradients, hence find_unused_parameters.
+        # without gradients, hence find_unused_parameters. A player whose step does use every
+        # parameter makes each rank warn that the flag was not needed; that is expected here.
+        warnings.filterwarnings("ignore", message=r".*find_unused_parameters=True was specified in DDP constructor")
         return DistributedDataParallel(
             self.model,
             device_ids=[self.device.index] if self.device.type == "cuda" else None,

@@ -134,3 +134,30 @@ def test_fid_below_the_feature_dimension_carries_a_warning(metrics_registry) -> 
     (result,) = evaluate(context, ["fid"], {"fid": {"floor": False}})
     assert result.status == "ok"
     assert "FID from N=20 samples, fewer than the" in context.notes["fid"] and "use -n" in context.notes["fid"]
+
+
+def test_eval_of_a_run_writes_eval_json_and_runs_compares_it(tiny_checkpoint, metrics_registry, tmp_path) -> None:
+    from genzoo.cli import build_app
+
+    path = tiny_checkpoint("tiny-gen28")
+    run = path.parent
+    (run / "config.json").write_text(json.dumps({"model": "tiny-gen28", "dataset": "mnist5k", "train": {"steps": 10}}))
+    (run / "metrics.jsonl").write_text(json.dumps({"step": 10, "time": 1.8e9, "images_per_s": 99.0, "g/loss": 0.5}) + "\n")
+    app = build_app(metrics_registry.host)
+    runner = CliRunner()
+    result = runner.invoke(app, ["eval", str(path), "-n", "40", "--metrics", "mmd", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads((run / "eval.json").read_text()) == json.loads(result.stdout)
+    listed = runner.invoke(app, ["runs", str(tmp_path), "--json"])
+    assert listed.exit_code == 0, listed.output
+    [row] = json.loads(listed.stdout)
+    assert row["run"] == str(run) and row["model"] == "tiny-gen28" and (row["step"], row["steps"]) == (10, 10)
+    assert row["losses"] == {"g/loss": 0.5} and row["finished"] is False
+    assert row["eval"]["mmd"] == json.loads(result.stdout)["results"][0]["value"]
+    table = runner.invoke(app, ["runs", str(tmp_path)])
+    assert "tiny-gen28" in table.stdout and "10/10 (open)" in table.stdout and "g/loss=0.5" in table.stdout
+    # a published or exported folder (no metrics.jsonl) is never written to
+    (run / "eval.json").unlink()
+    (run / "metrics.jsonl").unlink()
+    assert runner.invoke(app, ["eval", str(path), "-n", "40", "--metrics", "mmd"]).exit_code == 0
+    assert not (run / "eval.json").exists()

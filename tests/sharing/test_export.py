@@ -115,3 +115,38 @@ def test_only_settings_that_differ_from_the_defaults_are_listed():
     resolved = {"lr": 1e-3, "betas": [0.5, 0.9], "net": {"width": 16, "depth": 2}, "new": 1}
     defaults = {"lr": 1e-3, "betas": [0.5, 0.99], "net": {"width": 32, "depth": 2}}
     assert _diff(resolved, defaults) == {"betas": [0.5, 0.9], "net": {"width": 16}, "new": 1}
+
+
+def test_one_flag_convention_for_outputs_and_json(tiny_cli, run_dir, tmp_path):
+    exported = runner.invoke(tiny_cli, ["export", str(run_dir), "-o", str(tmp_path / "m"), "--json"])
+    assert exported.exit_code == 0, exported.output
+    assert json.loads(exported.stdout) == {"source": str(run_dir), "folder": str(tmp_path / "m"),
+                                           "files": ["README.md", "config.json", "model.safetensors", "samples.png"]}
+    twice = runner.invoke(tiny_cli, ["export", str(run_dir), str(tmp_path / "a"), "-o", str(tmp_path / "b")])
+    assert twice.exit_code == 1 and "given twice" in twice.stderr
+    sampled = runner.invoke(tiny_cli, ["sample", str(run_dir), "-n", "3", "--out", str(tmp_path / "g.png"), "--json"])
+    assert sampled.exit_code == 0, sampled.output
+    assert json.loads(sampled.stdout)["grid"] == str(tmp_path / "g.png") and (tmp_path / "g.png").is_file()
+
+
+def test_run_config_round_trip_and_a_folder_of_another_model(tiny_cli, run_dir, tmp_path):
+    printed = runner.invoke(tiny_cli, ["run", "tiny-gan", "--config", str(run_dir / "config.json"), "--steps", "5",
+                                       "--print-config"])
+    assert printed.exit_code == 0, printed.output
+    config = json.loads(printed.stdout)
+    saved = json.loads((run_dir / "config.json").read_text())
+    assert config["train"]["steps"] == 5 and config["model_config"] == saved["model_config"]
+    assert {k: v for k, v in config["train"].items() if k != "steps"} == {k: v for k, v in saved["train"].items() if k != "steps"}
+    assert not (tmp_path / "runs").exists()  # --print-config trains nothing
+    other = runner.invoke(tiny_cli, ["run", "vae", "--out", str(run_dir)])
+    assert other.exit_code == 1
+    assert other.stderr.strip() == (f"genzoo: error: {run_dir} holds a run of tiny-gan, not vae: pass another --out, "
+                                    f"or continue it with `genzoo run tiny-gan --resume {run_dir}`")
+
+
+def test_tables_piped_to_a_file_are_not_cut_at_80_columns(tiny_cli):
+    result = runner.invoke(tiny_cli, ["info", "train"])
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert max(len(line) for line in lines) > 100 and "…" not in result.stdout
+    assert any("train.keep_last" in line and "Keep the newest K checkpoints" in line for line in lines)
