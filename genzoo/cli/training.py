@@ -88,7 +88,7 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(None, "--out", "-o", help="Run folder (default: runs/MODEL-DATASET-TIME)."),
         seed: int = typer.Option(None, "--seed", help="Random seed."),
         config_file: Path = typer.Option(
-            None, "--config", help="TOML file with \\[train], \\[model_config] and \\[data_config] tables, or a run's config.json."
+            None, "--config", help="TOML file with \\[train], \\[model_config] and \\[data_config] tables. Also a run's config.json."
         ),
         overrides: list[str] = typer.Option(
             None, "--set", help="Override a config value: key=value (repeatable); train.x and data.x for those "
