@@ -128,3 +128,23 @@ class ClassCoverageConfig:
     classifier: str = doc("feature network .safetensors with a classifier head; '' = the data set's shipped one", "")
     threshold: float = doc("a sample is recognisable when its top softmax probability is >= this", 0.9)
     min_share: float = doc("a class counts as covered when it holds >= this share of the samples", 0.04)
+
+
+@dataclass
+class PrecisionRecallConfig:
+    """Improved precision and recall (Kynkäänniemi et al. 2019) on feature-network activations."""
+
+    k: int = doc("the k of the k-NN radii (the paper's 3)", 3)
+    classifier: str = doc("feature network .safetensors; '' = the one shipped for the data set", "")
+    chunk_size: int = doc("query rows per distance block; memory is chunk_size x N float64", 1024)
+    real: bool = doc("also report real-vs-real (training vs held-out images, same N)", True)
+
+
+@dataclass
+class SharpnessConfig:
+    """Mean variance of the Laplacian of [0, 1] images (Pech-Pacheco et al. 2000)."""
+
+    border: Literal["valid", "mirror"] = doc(
+        "valid: only pixels whose neighbours lie inside; mirror: whole-sample reflection (scipy mode='mirror')",
+        "valid",
+    )

@@ -30,7 +30,7 @@ from genzoo.errors import ConfigError
 Kernel = Callable[[Tensor, Tensor], Tensor]
 
 
-def _squared_distances(a: Tensor, b: Tensor) -> Tensor:
+def squared_distances(a: Tensor, b: Tensor) -> Tensor:
     """‖a_i - b_j‖² via the Gram matrix (a matmul, not cdist), clamped at 0 against round-off."""
     d = (a * a).sum(1, keepdim=True) + (b * b).sum(1)[None, :] - 2 * a @ b.T
     return d.clamp_min_(0)
@@ -43,7 +43,7 @@ def gaussian_kernel(sigma: float, multipliers: Sequence[float] = (1.0,)) -> Kern
     gammas = [1.0 / (2.0 * (sigma * m) ** 2) for m in multipliers]
 
     def kernel(a: Tensor, b: Tensor) -> Tensor:
-        d = _squared_distances(a, b)
+        d = squared_distances(a, b)
         if len(gammas) == 1:
             return torch.exp_(d.mul_(-gammas[0]))
         return sum(torch.exp(-g * d) for g in gammas)  # type: ignore[return-value]
@@ -68,7 +68,7 @@ def median_bandwidth(real: Tensor, subset: int = 1000, generator: torch.Generato
         flat = flat[torch.randperm(len(flat), generator=generator)[:subset]]
     if len(flat) < 2:
         raise ConfigError("mmd: the median heuristic needs at least 2 real samples")
-    d = _squared_distances(flat, flat)
+    d = squared_distances(flat, flat)
     upper = torch.triu_indices(len(flat), len(flat), offset=1)
     median = float(d[upper[0], upper[1]].median().sqrt())
     if median <= 0:

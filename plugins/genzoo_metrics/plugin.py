@@ -65,6 +65,22 @@ def genzoo_metrics() -> list[MetricSpec]:
             higher_is_better=True,
         ),
         MetricSpec(
+            name="precision-recall",
+            factory="genzoo_metrics.precision_recall:PrecisionRecall",
+            summary="improved precision and recall (k-NN radii, k = 3) on feature-net activations, with real-vs-real",
+            config=f"{_CONFIGS}:PrecisionRecallConfig",
+            tags=("distribution", "coverage", "features"),
+            higher_is_better=True,
+        ),
+        MetricSpec(
+            name="sharpness",
+            factory="genzoo_metrics.sharpness:Sharpness",
+            summary="mean variance of the Laplacian of [0, 1] samples, beside the real held-out value",
+            config=f"{_CONFIGS}:SharpnessConfig",
+            tags=("sharpness",),
+            higher_is_better=None,
+        ),
+        MetricSpec(
             name="log-likelihood",
             factory="genzoo_metrics.likelihood:log_likelihood",
             summary="IWAE bound on log p(x) per image (nats), k importance samples",

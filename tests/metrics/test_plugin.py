@@ -10,7 +10,8 @@ import pytest
 from genzoo.config import build
 
 EXPECTED = {
-    "mmd", "mmd-linear", "ms-ssim", "fid", "kid", "class-coverage", "log-likelihood", "elbo", "kl", "recon-error",
+    "mmd", "mmd-linear", "ms-ssim", "fid", "kid", "class-coverage", "precision-recall", "sharpness",
+    "log-likelihood", "elbo", "kl", "recon-error",
 }
 
 
