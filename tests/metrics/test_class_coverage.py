@@ -120,24 +120,3 @@ def test_real_mnist5k_held_out_digits_are_recognised_by_the_shipped_lenet(metric
     (half,) = evaluate(half_context, ["class-coverage"], None, metrics_registry)
     assert half.values["class-coverage.classes"] <= 6 and half.values["class-coverage.kl"] > 0.5
 
-
-def test_cli_eval_folds_the_histogram_and_json_has_every_share(tiny_checkpoint, metrics_registry) -> None:
-    import json
-
-    from typer.testing import CliRunner
-
-    from genzoo.cli import build_app
-
-    app = build_app(metrics_registry.host)
-    args = ["eval", str(tiny_checkpoint("tiny-gen28")), "-n", "60", "--metrics", "class-coverage"]
-    table = CliRunner().invoke(app, args)
-    assert table.exit_code == 0, table.output
-    assert "class-coverage" in table.output and "share=[" in table.output and "real.share=[" in table.output
-    result = CliRunner().invoke(app, [*args, "--json"])
-    (row,) = json.loads(result.stdout)["results"]
-    values = row["values"]
-    for prefix in ("class-coverage", "class-coverage.real"):
-        shares = [values[f"{prefix}.share.{y}"] for y in range(10)]
-        assert sum(shares) == pytest.approx(1.0)
-        assert {f"{prefix}.classes", f"{prefix}.kl"} <= set(values)
-    assert row["value"] == values["class-coverage"] and values["class-coverage.real"] >= 0.9

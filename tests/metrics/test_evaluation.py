@@ -81,6 +81,33 @@ def test_cli_eval_prints_a_table_and_json(tiny_checkpoint, metrics_registry) -> 
     assert data["n_generated"] == 60
 
 
+def test_cli_eval_prints_the_issue_10_metrics_and_json_has_every_sub_value(tiny_checkpoint, metrics_registry):
+    from genzoo.cli import build_app
+
+    app = build_app(metrics_registry.host)
+    names = "class-coverage,precision-recall,sharpness"
+    args = ["eval", str(tiny_checkpoint("tiny-gen28")), "-n", "60", "--metrics", names]
+    table = CliRunner().invoke(app, args)
+    assert table.exit_code == 0, table.output
+    for text in ("class-coverage", "share=[", "real.share=[", "precision=", "real.recall=", "sharpness", "vs real"):
+        assert text in table.output, text
+    result = CliRunner().invoke(app, [*args, "--json"])
+    rows = {row["metric"]: row for row in json.loads(result.stdout)["results"]}
+    assert all(row["status"] == "ok" for row in rows.values())
+    coverage = rows["class-coverage"]["values"]
+    for prefix in ("class-coverage", "class-coverage.real"):
+        assert sum(coverage[f"{prefix}.share.{y}"] for y in range(10)) == pytest.approx(1.0)
+        assert {prefix, f"{prefix}.classes", f"{prefix}.kl"} <= set(coverage)
+    assert coverage["class-coverage.real"] >= 0.9  # real held-out digits; the untrained model is noise
+    pr = rows["precision-recall"]["values"]
+    keys = ("", ".precision", ".recall", ".real.precision", ".real.recall")
+    assert set(pr) == {f"precision-recall{key}" for key in keys}
+    assert rows["precision-recall"]["value"] == pr["precision-recall.recall"] < pr["precision-recall.real.recall"]
+    sharp = rows["sharpness"]["values"]
+    assert set(sharp) == {"sharpness", "sharpness.std", "sharpness.real", "sharpness.real.std"}
+    assert rows["sharpness"]["higher_is_better"] is None and sharp["sharpness.real"] > 0
+
+
 def test_cli_eval_unknown_metric_is_one_line(tiny_checkpoint, metrics_registry) -> None:
     from genzoo.cli import build_app
 
