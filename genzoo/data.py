@@ -69,6 +69,47 @@ class TensorImageDataset(ImageDataset):
         return self.images[torch.as_tensor(indices, dtype=torch.long)].float()
 
 
+HOLDOUT_SEED = 20170601  # fixed: every training seed holds out the same validation images
+
+
+class SubsetImageDataset(ImageDataset):
+    """The items ``indices`` of another :class:`ImageDataset`, with its name, shape and labels."""
+
+    def __init__(self, base: ImageDataset, indices: Tensor) -> None:
+        self.base = base
+        self.indices = indices.long()
+        self.name = base.name
+        self.shape = tuple(base.shape)
+        self.normalisation = dict(base.normalisation)
+        labels = getattr(base, "labels", None)
+        self.labels = labels[self.indices] if isinstance(labels, Tensor) else None
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, index: int) -> Tensor:
+        return self.base[int(self.indices[index])]
+
+    def __getitems__(self, indices: list[int]) -> Tensor:
+        picked = self.indices[torch.as_tensor(indices, dtype=torch.long)].tolist()
+        if hasattr(self.base, "__getitems__"):
+            return self.base.__getitems__(picked)
+        return torch.stack([self.base[i] for i in picked])
+
+
+def split_holdout(dataset: ImageDataset, holdout: int) -> tuple[SubsetImageDataset, SubsetImageDataset]:
+    """``(fit, validation)``: ``holdout`` images drawn at random (a fixed seed, independent of the
+    run's) form the validation split, the rest is trained on. Both keep the original order."""
+    from genzoo.errors import DataError
+
+    n = len(dataset)
+    if not 0 < holdout < n:
+        raise DataError(f"train.holdout={holdout} must be between 1 and {n - 1} for {dataset.name} ({n} images)")
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(HOLDOUT_SEED))
+    validation, fit = order[:holdout].sort().values, order[holdout:].sort().values
+    return SubsetImageDataset(dataset, fit), SubsetImageDataset(dataset, validation)
+
+
 def collate_images(batch: Any) -> Tensor:
     """DataLoader collate that passes a batch from ``__getitems__`` through and stacks lists."""
     if isinstance(batch, Tensor):

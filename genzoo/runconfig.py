@@ -39,6 +39,12 @@ class TrainConfig:
     steps: int = doc("Training iterations; each steps every player its `steps` times.", 2000)
     epochs: float = doc("If > 0, train for this many passes over the data instead of `steps`.", 0.0)
     batch_size: int = doc("Images per batch per process.", 64)
+    lr: float = doc("If > 0, the Adam learning rate of every player instead of the model's own (a shared lr sweep).", 0.0)
+    holdout: int = doc(
+        "Hold this many training images out of training (a fixed random subset, the same for every seed) "
+        "as a validation split; 0 trains on all.",
+        0,
+    )
     seed: int = doc("Seed for weights, data order and noise; same seed, same run.", 0)
     device: str = doc("auto, cpu, cuda, cuda:N or mps.", "auto")
     precision: Literal["fp32", "bf16", "fp16"] = doc("Autocast precision; fp16 uses one GradScaler per player.", "fp32")
@@ -62,6 +68,8 @@ class TrainConfig:
             raise ValueError("train.steps must be at least 1 (or set train.epochs)")
         if self.sample_every < 0 or self.checkpoint_every < 0 or self.num_workers < 0:
             raise ValueError("train.sample_every, checkpoint_every and num_workers must be >= 0")
+        if not self.lr >= 0 or self.holdout < 0:  # `not >=` also refuses NaN
+            raise ValueError("train.lr and train.holdout must be >= 0")
 
 
 @dataclass
@@ -69,6 +77,7 @@ class RunConfig:
     """Everything that defines a run."""
 
     model: str
+    preset: str | None = None
     dataset: str = DEFAULT_DATASET
     data_dir: str | None = None
     train: TrainConfig = field(default_factory=TrainConfig)
@@ -134,8 +143,13 @@ def resolve_run_config(
     flags: dict[str, Any] | None = None,
     overrides: list[str] | None = None,
     base: dict[str, Any] | None = None,
+    preset: str | None = None,
+    registry: Any = None,
 ) -> RunConfig:
-    """Merge ``base`` (a saved run), a TOML file, CLI flags and ``--set`` overrides."""
+    """Merge ``base`` (a saved run), a TOML file, a model preset, CLI flags and ``--set`` overrides.
+
+    A new run with no step or epoch budget anywhere trains for the model's ``default_steps``.
+    """
     values: dict[str, Any] = json.loads(json.dumps(base or {}))
     if config_file:
         file_values = load_config_file(config_file)
@@ -157,5 +171,22 @@ def resolve_run_config(
             values.setdefault("train", {})[key] = value
         if key == "steps":  # --steps replaces an epoch budget (a resumed run may have one)
             values["train"]["epochs"] = 0.0
-    values = apply_overrides(values, route_overrides(overrides or []))
+    spec = None
+    if preset or base is None:
+        from genzoo.registry import get_registry
+
+        spec = (registry or get_registry()).get("model", values["model"])
+    routed = route_overrides(overrides or [])
+    if preset:
+        presets = getattr(spec, "presets", None) or {}
+        if preset not in presets:
+            known = ", ".join(sorted(presets)) or "none"
+            raise ConfigError(f"model '{values['model']}' has no preset {preset!r} (presets: {known})")
+        values["preset"] = preset
+        routed = route_overrides([f"{k}={json.dumps(v)}" for k, v in presets[preset].items()]) + routed
+    values = apply_overrides(values, routed)
+    train_values = values.setdefault("train", {})
+    default_steps = getattr(spec, "default_steps", None)
+    if base is None and default_steps and "steps" not in train_values and not train_values.get("epochs"):
+        train_values["steps"] = default_steps
     return RunConfig.from_dict(values)

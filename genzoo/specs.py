@@ -11,7 +11,8 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from genzoo.errors import PluginError
@@ -68,9 +69,20 @@ class Spec:
 @dataclass(frozen=True)
 class ModelSpec(Spec):
     """A generative model. The factory is called as ``factory(config, data_shape)`` and returns a
-    :class:`genzoo.model.GenerativeModel`."""
+    :class:`genzoo.model.GenerativeModel`.
+
+    Attributes:
+        default_steps: iterations ``genzoo run MODEL`` trains for when neither ``--steps``,
+            ``--epochs`` nor a config file sets a budget (``None``: the trainer's 2000). Size it
+            so the default run on the default data set takes minutes on a laptop CPU.
+        presets: named sets of config overrides (dotted keys, as ``--set`` takes them), applied by
+            ``genzoo run MODEL --preset NAME``; ``"paper"`` holds the settings of the model's paper,
+            which ``genzoo report`` trains beside the defaults.
+    """
 
     kind: ClassVar[str] = "model"
+    default_steps: int | None = None
+    presets: Mapping[str, Mapping[str, Any]] = field(default_factory=dict, hash=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -155,6 +167,15 @@ def validate_spec(obj: object, expected: type[Spec]) -> Spec:
         raise PluginError(f"{obj.name}: config {obj.config!r} is not of the form 'package.module:Class'")
     if not isinstance(obj.tags, tuple) or not all(isinstance(t, str) for t in obj.tags):
         raise PluginError(f"{obj.name}: tags must be a tuple of strings")
+    if isinstance(obj, ModelSpec):
+        steps = obj.default_steps
+        if steps is not None and (not isinstance(steps, int) or isinstance(steps, bool) or steps < 1):
+            raise PluginError(f"{obj.name}: default_steps must be a positive integer or None, got {steps!r}")
+        if not isinstance(obj.presets, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, Mapping) and all(isinstance(key, str) for key in v)
+            for k, v in obj.presets.items()
+        ):
+            raise PluginError(f"{obj.name}: presets must map names to {{'dotted.key': value}} tables")
     return obj
 
 

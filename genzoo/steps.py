@@ -51,14 +51,14 @@ def check_players(model: GenerativeModel) -> list[Player]:
     return players
 
 
-def build_optimizers(model: GenerativeModel) -> dict[str, torch.optim.Optimizer]:
-    """One Adam(W) optimiser per player, with the player's own settings."""
+def build_optimizers(model: GenerativeModel, lr: float | None = None) -> dict[str, torch.optim.Optimizer]:
+    """One Adam(W) optimiser per player, with the player's own settings (``lr``, if given, for all)."""
     optimizers: dict[str, torch.optim.Optimizer] = {}
     for player in check_players(model):
         params = player_parameters(model, player)
         optimizer_class = torch.optim.AdamW if player.weight_decay else torch.optim.Adam
         optimizers[player.name] = optimizer_class(
-            params, lr=player.lr, betas=player.betas, weight_decay=player.weight_decay
+            params, lr=lr or player.lr, betas=player.betas, weight_decay=player.weight_decay
         )
     return optimizers
 

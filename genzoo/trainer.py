@@ -41,6 +41,7 @@ from genzoo.checkpoint import (
     save_model,
 )
 from genzoo.config import to_dict
+from genzoo.data import split_holdout
 from genzoo.distributed import barrier, init_distributed, mean_across_ranks, shutdown_distributed
 from genzoo.errors import CheckpointError, ConfigError, GenzooError, TrainingDiverged
 from genzoo.images import plot_loss_curves, save_grid
@@ -52,7 +53,7 @@ from genzoo.train_state import STATE_FILENAME, load_train_state, restore_rng, sa
 
 # Settings that define what is being trained: a resumed run must keep them.
 FIXED_ON_RESUME = ("model", "dataset", "model_config", "data_config")
-FIXED_TRAIN_ON_RESUME = ("batch_size", "seed")
+FIXED_TRAIN_ON_RESUME = ("batch_size", "seed", "holdout")
 CHECKPOINT_DIR = "checkpoints"
 CONFIG_FILENAME = "config.json"
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -182,6 +183,8 @@ class Trainer:
                 dataset_entry.qualified_name, cfg.data_config, dataset_entry.spec.splits[0], cfg.data_dir
             )
             self.dataset_config = self.registry.make_config(dataset_entry.spec, cfg.data_config)
+        if train.holdout:
+            self.dataset, _ = split_holdout(self.dataset, train.holdout)
         self.model_config = self.registry.make_config(self.model_entry.spec, cfg.model_config)
         # Record the *resolved* configs, so a resumed run rebuilds the same networks even if a
         # plugin's defaults change in between.
@@ -191,7 +194,7 @@ class Trainer:
         self.model.to(self.device)
         if train.channels_last and self.device.type == "cuda" and len(self.dataset.shape) == 3:
             self.model.to(memory_format=torch.channels_last)
-        self.optimizers = build_optimizers(self.model)
+        self.optimizers = build_optimizers(self.model, lr=train.lr or None)
         autocast_dtype = PRECISIONS[train.precision]
         scalers = {}
         if train.precision == "fp16":

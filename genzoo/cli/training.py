@@ -94,6 +94,7 @@ def register(app: typer.Typer) -> None:
             None, "--set", help="Override a config value: key=value (repeatable); train.x and data.x for those "
             "settings (`genzoo info train` lists the train.* ones: log, sample and checkpoint intervals, keep_last...)."
         ),
+        preset: str = typer.Option(None, "--preset", help="A named set of the model's settings, e.g. paper (see genzoo info MODEL)."),
         device: str = typer.Option(None, "--device", help="auto (default), cpu, cuda, cuda:N or mps."),
         precision: str = typer.Option(None, "--precision", help="fp32, bf16 or fp16."),
         compile_model: bool = typer.Option(None, "--compile/--no-compile", help="torch.compile the networks."),

@@ -1,18 +1,18 @@
-"""``genzoo report``: regenerate the paper's comparison tables with one command.
+"""``genzoo report``: the paper's comparison as a protocol a reviewer can accept.
 
-Every model is trained by the shared trainer (``genzoo.trainer.train``) with the same seed, data
-and step budget (or taken from a given checkpoint), then scored by :mod:`genzoo.evaluation` on
-the same held-out images, the same generated-sample count and the same random pairs/subsets:
+Every figure is the mean over ``seeds`` training seeds with a 95 % Student-t interval
+(:mod:`genzoo_metrics.report_stats`); which runs exist is decided by :mod:`genzoo_metrics.report_plan`:
 
-- Table 3: MMD, Kwon's linear MMD, MS-SSIM (beside the real-pair value), FID (beside the
-  real-vs-real floor) and KID for every model, plus a "real data" row that scores training images
-  against the held-out split (the best any model can do at this N).
-- Table 4: the same metrics for GVAE at several latent sizes.
-- Table 5: VAE against GVAE: IWAE log-likelihood, reconstruction error, ELBO and KL.
-- Figures: the models' samples side by side (the paper's Fig. 7) and their loss curves.
+- a shared learning-rate sweep, scored by FID on a validation split carved out of the training data;
+- Table 3: every model under its paper's settings and under the sweep's best lr, scored on the real
+  held-out split (the 10,000-image MNIST test split when ``--test-data-dir`` gives its files);
+- metric-vs-step curves (FID, precision, recall) from the tuned runs' intermediate checkpoints, and
+  the evaluation noise (one checkpoint scored under several evaluation seeds) reported apart;
+- Table 4: the latent-size sweep; the ablations of the sweep model (its ``ablation-*`` presets);
+- Table 5: likelihood of the models with an encoder; the paper's claims with their verdicts.
 
-The report folder holds ``report.md``, ``results.json``, ``samples.png``, ``loss_curves.png`` and
-the runs (``runs/NAME``), so a rerun with the same folder resumes and reuses finished runs.
+Budgets are stated as iterations, images seen and wall time. The report folder holds
+``report.md``, ``results.json``, figures and ``runs/``: a rerun reuses every finished run.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import json
 import math
 import platform
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,32 +29,70 @@ from typing import Any
 import torch
 
 from genzoo.errors import ConfigError
+from genzoo_metrics import report_plan as plan
+from genzoo_metrics.report_stats import interval
 
-PAPER_MODELS = ("gvae", "vae", "wgan-gp", "alpha-gan", "vae-gan")
-TABLE3_METRICS = ("mmd", "mmd-linear", "ms-ssim", "fid", "kid")
-TABLE5_METRICS = ("log-likelihood", "recon-error", "elbo", "kl")
+PAPER_MODELS = ("gvae", "vae", "wgan-gp", "alpha-gan", "vae-gan", "avb")
+QUALITY_METRICS = ("mmd", "mmd-linear", "ms-ssim", "fid", "kid", "precision-recall", "class-coverage", "sharpness")
+CURVE_METRICS = ("fid", "precision-recall")
+LIKELIHOOD_METRICS = ("log-likelihood", "recon-error", "elbo", "kl")
+RUN_RECORD = "report_run.json"
 
 
 @dataclass
 class ReportSettings:
-    """What a report trains and how it scores (the CLI's options)."""
+    """What a report trains and how it scores (the CLI's options; ``quick()`` for a smoke check)."""
 
     out: Path
     models: tuple[str, ...] = PAPER_MODELS
     dataset: str = "mnist5k"
     data_dir: str | None = None
-    steps: int = 2000
+    test_dataset: str | None = None
+    test_data_dir: str | None = None
+    steps: int | None = None
     batch_size: int = 64
-    seed: int = 0
+    seeds: tuple[int, ...] = (0, 1, 2)
+    sweep_lrs: tuple[float, ...] = (1e-4, 3e-4, 1e-3)
+    holdout: int = 500
     device: str = "cpu"
     n: int = 1000
     pairs: int = 1000
-    checkpoints: dict[str, str] = field(default_factory=dict)
+    curve_points: int = 4
+    curve_n: int = 500
+    eval_seeds: int = 3
     sweep_model: str = "gvae"
-    latent_sizes: tuple[int, ...] = (16, 32, 64, 128)
-    likelihood_models: tuple[str, ...] = ("vae", "gvae")
-    iwae_k: int = 5000
-    iwae_images: int = 1000
+    latent_sizes: tuple[int, ...] = (100, 500, 1000, 2000)
+    ablations: bool = True
+    likelihood_models: tuple[str, ...] = ("vae", "gvae", "avb")
+    iwae_k: int = 1000
+    iwae_images: int = 500
+    quick: bool = False
+
+    def check(self) -> None:
+        if len(self.seeds) < 1 or len(set(self.seeds)) != len(self.seeds):
+            raise ConfigError(f"--seeds must be distinct integers, got {self.seeds}")
+        if self.n < 2 or self.curve_n < 2:
+            raise ConfigError("-n and --curve-n must be at least 2")
+        if self.steps is not None and self.steps < 1:
+            raise ConfigError(f"--steps must be at least 1, got {self.steps}")
+        if any(not lr > 0 for lr in self.sweep_lrs):
+            raise ConfigError(f"--lrs must be positive learning rates, got {self.sweep_lrs}")
+        if self.sweep_lrs and self.holdout < 2:
+            raise ConfigError("--holdout must be at least 2 images for the validation split of the lr sweep")
+        if self.curve_points < 0 or self.eval_seeds < 0:
+            raise ConfigError("--curve-points and --eval-seeds must be >= 0")
+
+
+QUICK = {
+    "steps": 40, "seeds": (0, 1), "sweep_lrs": (3e-4, 1e-3), "holdout": 300, "n": 300, "pairs": 200,
+    "curve_points": 2, "curve_n": 200, "eval_seeds": 2, "latent_sizes": (16, 64), "iwae_k": 16,
+    "iwae_images": 100,
+}  # fmt: skip
+
+
+def quick_settings(out: Path, **given: Any) -> ReportSettings:
+    """The ``--quick`` profile: every part of the protocol on tiny budgets (a smoke check)."""
+    return ReportSettings(out=out, quick=True, **{**QUICK, **given})
 
 
 class _RealData:
@@ -63,12 +101,14 @@ class _RealData:
     capabilities = frozenset()
 
 
-def _metric_configs(settings: ReportSettings) -> dict[str, dict[str, Any]]:
-    likelihood = {"samples": settings.iwae_k, "max_images": settings.iwae_images}
-    configs: dict[str, dict[str, Any]] = {name: dict(likelihood) for name in TABLE5_METRICS}
-    configs["ms-ssim"] = {"pairs": settings.pairs}
-    configs["kid"] = {"subset_size": min(1000, settings.n)}
-    return configs
+@dataclass
+class RunRecord:
+    """What a finished run cost: iterations, images seen and seconds."""
+
+    steps: int
+    images_seen: int
+    seconds: float
+    checkpoints: list[str] = field(default_factory=list)
 
 
 class ReportBuilder:
@@ -77,158 +117,274 @@ class ReportBuilder:
     def __init__(self, settings: ReportSettings, registry: Any = None, log: Callable[[str], None] = print) -> None:
         from genzoo.registry import get_registry
 
-        self.settings = settings
+        settings.check()
+        self.s = settings
         self.registry = registry or get_registry()
         self.log = log
         self.out = Path(settings.out)
-        self.configs = _metric_configs(settings)
-        self.results: dict[str, Any] = {
-            "settings": _jsonable(asdict(settings)),
-            "table3": {},
-            "table4": {},
-            "table5": {},
-        }
+        self.results: dict[str, Any] = {"settings": _jsonable(asdict(settings)), "runs": {}}
         self.samples: dict[str, torch.Tensor] = {}
-        self.runs: dict[str, Path] = {}
-        self.paths: dict[str, Path] = {}
+        self.run_dirs: dict[str, Path] = {}
+
+    # --- data -------------------------------------------------------------------------------
+    def _load_data(self) -> None:
+        from genzoo.data import split_holdout
+        from genzoo.evaluation import dataset_images
+
+        s, reg = self.s, self.registry
+        train_spec = reg.get("dataset", s.dataset)
+        train_set = reg.build_dataset(s.dataset, None, train_spec.splits[0], s.data_dir)
+        if s.test_dataset:
+            test_spec = reg.get("dataset", s.test_dataset)
+            test_set = reg.build_dataset(s.test_dataset, None, test_spec.eval_split, s.test_data_dir)
+            self.test_name = f"{s.test_dataset}/{test_spec.eval_split}"
+        else:
+            test_set = reg.build_dataset(s.dataset, None, train_spec.eval_split, s.data_dir)
+            self.test_name = f"{s.dataset}/{train_spec.eval_split}"
+        # One N for the score and its real-vs-real floor (FID and KID are biased in N).
+        n = min(s.n, len(test_set), len(train_set))
+        self.real, _ = dataset_images(test_set, n, s.seeds[0])
+        self.reference, _ = dataset_images(train_set, n, s.seeds[0] + 1)
+        self.validation = None
+        if s.sweep_lrs:
+            _, validation_set = split_holdout(train_set, s.holdout)
+            self.validation, _ = dataset_images(validation_set)
+        self.results["data"] = {
+            "train": f"{s.dataset}/{train_spec.splits[0]} ({len(train_set)} images)",
+            "test": f"{self.test_name} ({n} of {len(test_set)} images)",
+            "validation": f"{s.holdout} images held out of {s.dataset}/{train_spec.splits[0]}" if s.sweep_lrs else None,
+            "n": n,
+        }
 
     # --- training ---------------------------------------------------------------------------
-    def checkpoint(self, key: str, model: str, model_config: dict[str, Any] | None = None) -> Path:
-        """The given checkpoint for ``key``, or a run trained now under ``runs/KEY``."""
-        if key in self.settings.checkpoints:
-            return Path(self.settings.checkpoints[key])
-        if key in self.paths:
-            return self.paths[key]
-        from genzoo.runconfig import RunConfig, TrainConfig
+    def train(self, run: plan.RunSpec, curve_points: int = 0) -> Path:
+        """The run's folder, trained now unless a finished run is there already."""
+        from genzoo.runconfig import resolve_run_config
         from genzoo.trainer import train
 
-        s = self.settings
-        config = RunConfig(
-            model=model,
-            dataset=s.dataset,
-            data_dir=s.data_dir,
-            train=TrainConfig(
-                steps=s.steps,
-                batch_size=s.batch_size,
-                seed=s.seed,
-                device=s.device,
-                sample_every=0,
-                checkpoint_every=0,
-                keep_last=1,
-                log_every=max(1, min(25, s.steps // 20)),
-            ),
-            model_config=dict(model_config or {}),
-        )
-        run_dir = self.out / "runs" / key
+        run_dir = self.out / "runs" / run.key
+        self.run_dirs[run.key] = run_dir
+        record_path = run_dir / RUN_RECORD
+        if record_path.is_file() and (run_dir / "model.safetensors").is_file():
+            self.results["runs"][run.key] = json.loads(record_path.read_text())
+            return run_dir
+        s = self.s
+        flags: dict[str, Any] = {"dataset": s.dataset, "data_dir": s.data_dir, "steps": s.steps,
+                                 "batch_size": s.batch_size, "seed": run.seed, "device": s.device}  # fmt: skip
+        overrides = [f"{k}={json.dumps(v)}" for k, v in run.overrides]
+        overrides += [f"train.holdout={run.holdout}", "train.sample_every=0", "train.log_every=10"]
+        config = resolve_run_config(model=run.model, flags=flags, overrides=overrides, preset=run.preset,
+                                    registry=self.registry)  # fmt: skip
+        steps = config.train.steps
+        every = max(1, math.ceil(steps / curve_points)) if curve_points else 0  # the last is the final step
+        config.train.checkpoint_every = every
+        config.train.keep_last = curve_points + 1 if curve_points else 1
+        self.log(f"training {run.key} ({steps} steps)")
         started = time.perf_counter()
-        self.log(f"training {key} ({model}, {s.steps} steps) in {run_dir}")
         result = train(config, run_dir, registry=self.registry)
-        self.log(f"trained {key} in {time.perf_counter() - started:.0f} s")
-        self.runs[key] = run_dir
-        self.paths[key] = result.model_path
-        return result.model_path
+        seconds = time.perf_counter() - started
+        model = self.registry.build_model(run.model, self.registry.make_config(
+            self.registry.get("model", run.model), config.model_config), self.real.shape[1:])  # fmt: skip
+        batches = sum(p.steps for p in model.players())
+        checkpoints = sorted(p.name for p in (run_dir / "checkpoints").glob("step-*")) if every else []
+        record = RunRecord(result.step, result.step * batches * s.batch_size, round(seconds, 1), checkpoints)
+        record_path.write_text(json.dumps(asdict(record)) + "\n")
+        self.results["runs"][run.key] = asdict(record)
+        return run_dir
 
     # --- scoring ----------------------------------------------------------------------------
-    def score(self, key: str, path: Path | None, metrics: tuple[str, ...]) -> dict[str, Any]:
+    def _configs(self) -> dict[str, dict[str, Any]]:
+        s = self.s
+        likelihood = {"samples": s.iwae_k, "max_images": s.iwae_images, "binarise": "dynamic"}
+        configs: dict[str, dict[str, Any]] = {name: dict(likelihood) for name in LIKELIHOOD_METRICS}
+        configs["ms-ssim"] = {"pairs": s.pairs}
+        configs["kid"] = {"subset_size": max(2, min(1000, len(self.real) // 2))}
+        return configs
+
+    def score(
+        self, path: Path | None, metrics: Sequence[str], real: torch.Tensor, reference: torch.Tensor | None,
+        seed: int = 0, keep_samples: str | None = None,
+    ) -> dict[str, float]:
+        """Flat ``{result key: value}`` of ``metrics`` for a checkpoint (``None``: the real-data row)."""
         from genzoo.checkpoint import load_model
         from genzoo.evaluation import EvalContext, evaluate
 
-        if path is None:  # the real-data row: training images scored as if generated
+        available = set(self.registry.names("metric"))
+        names = [m for m in metrics if m in available]
+        if path is None:
             model: Any = _RealData()
-            generated = self.reference
+            generated = reference
         else:
-            model, _ = load_model(path, device=self.settings.device, registry=self.registry)
+            model, _ = load_model(path, device=self.s.device, registry=self.registry)
             generated = None
-        context = EvalContext(
-            model,
-            self.real,
-            n_generated=len(self.real),
-            reference=self.reference,
-            device=self.settings.device,
-            seed=self.settings.seed,
-            dataset=self.settings.dataset,
-            generated=generated,
-        )
-        results = evaluate(context, list(metrics), self.configs, self.registry, on_error="record")
-        if path is not None:
-            self.samples[key] = context.generated[:64]
-        row = {r.name: r.to_dict() for r in results}
-        row["_notes"] = dict(context.notes)
-        for r in results:
-            if r.status == "error":
-                self.log(f"{key}: {r.name} failed: {r.reason}")
-        return row
+        context = EvalContext(model, real, n_generated=len(real), reference=reference, device=self.s.device,
+                              seed=seed, dataset=self.s.dataset, generated=generated)  # fmt: skip
+        flat: dict[str, float] = {}
+        for result in evaluate(context, names, self._configs(), self.registry, on_error="record"):
+            if result.status == "error":
+                self.log(f"{path}: {result.name} failed: {result.reason}")
+            if result.status != "ok":
+                continue
+            for key, value in (result.values or {}).items():
+                if isinstance(value, (int, float)) and not isinstance(value, bool):
+                    flat[key] = float(value)
+        if keep_samples and path is not None:
+            self.samples[keep_samples] = context.generated[:64]
+        return flat
+
+    def cell(self, runs: list[plan.RunSpec], metrics: Sequence[str], curve_points: int = 0,
+             samples_label: str | None = None) -> dict[str, Any]:  # fmt: skip
+        """Train and score every seed of one table cell; values per seed and their intervals."""
+        per_seed: list[dict[str, float]] = []
+        for i, run in enumerate(runs):
+            run_dir = self.train(run, curve_points)
+            label = samples_label if i == 0 else None
+            per_seed.append(self.score(run_dir / "model.safetensors", metrics, self.real, self.reference,
+                                       keep_samples=label))  # fmt: skip
+        return summarise(per_seed, [r.key for r in runs], [self.results["runs"][r.key] for r in runs])
+
+    # --- the protocol -------------------------------------------------------------------------
+    def _presets(self, model: str) -> dict[str, Any]:
+        return dict(getattr(self.registry.get("model", model), "presets", {}) or {})
+
+    def sweep(self) -> dict[str, float | None]:
+        s = self.s
+        best: dict[str, float | None] = {}
+        table: dict[str, dict[str, float]] = {}
+        for model in s.models:
+            fids: dict[float, float] = {}
+            for run in plan.sweep_runs([model], s.sweep_lrs, s.holdout, s.seeds[0]):
+                run_dir = self.train(run)
+                values = self.score(run_dir / "model.safetensors", ("fid",), self.validation, None)
+                fids[run.override_dict()["train.lr"]] = values.get("fid", float("nan"))
+            best[model] = plan.best_lr(fids)
+            table[model] = {f"{lr:g}": v for lr, v in fids.items()}
+        self.results["sweep"] = {"validation_fid": table, "best_lr": best}
+        return best
 
     def build(self) -> Path:
-        from genzoo.evaluation import load_eval_data
-
-        s = self.settings
-        if s.n < 2:
-            raise ConfigError("--n must be at least 2")
-        self.out.mkdir(parents=True, exist_ok=True)
+        s = self.s
         started = time.perf_counter()
-        self.real, self.reference, self.split = load_eval_data(s.dataset, None, s.data_dir, s.n, s.seed, self.registry)
-        self.results["n_real"] = len(self.real)
-        self.log(f"scoring against {len(self.real)} held-out {s.dataset}/{self.split} images and as many samples")
-        if self.reference is not None:
-            self.results["table3"]["real data"] = self.score("real data", None, TABLE3_METRICS)
+        self.out.mkdir(parents=True, exist_ok=True)
+        self._load_data()
+        self.log(f"scoring on {len(self.real)} images of {self.test_name}, {len(s.seeds)} training seeds per cell")
+        best = self.sweep() if s.sweep_lrs else {m: None for m in s.models}
+        table3: dict[str, Any] = {"real data": summarise([self.score(None, QUALITY_METRICS, self.real, self.reference)])}
+        curves: dict[str, Any] = {}
+        noise: dict[str, Any] = {}
         for model in s.models:
-            path = self.checkpoint(model, model)
-            self.results["table3"][model] = self.score(model, path, TABLE3_METRICS)
-        for model in s.likelihood_models:
-            if model in s.models:
-                self.log(f"likelihood of {model} (IWAE k={s.iwae_k})")
-                self.results["table5"][model] = self.score(model, self.checkpoint(model, model), TABLE5_METRICS)
-        default_latent = getattr(self.registry.get("model", s.sweep_model).default_config(), "latent_dim", None)
+            paper = plan.paper_runs(model, self._presets(model), s.seeds)
+            table3[f"{model} (paper)"] = self.cell(paper, QUALITY_METRICS)
+            tuned = plan.tuned_runs(model, best.get(model), s.seeds)
+            table3[f"{model} (tuned)"] = self.cell(tuned, QUALITY_METRICS, s.curve_points, samples_label=model)
+            if s.curve_points:
+                curves[model] = self.curve(tuned)
+            if s.eval_seeds:
+                noise[model] = self.evaluation_noise(tuned[0])
+        self.results.update({"table3": table3, "curves": curves, "eval_noise": noise})
+        sweep_lr = best.get(s.sweep_model)
+        table4: dict[str, Any] = {}
         for size in s.latent_sizes:
-            key = f"{s.sweep_model}-z{size}"
-            if size == default_latent and s.sweep_model in s.models and key not in s.checkpoints:
-                path = self.checkpoint(s.sweep_model, s.sweep_model)  # the Table 3 run has this latent size
-            else:
-                path = self.checkpoint(key, s.sweep_model, {"latent_dim": size})
-            self.results["table4"][str(size)] = self.score(key, path, TABLE3_METRICS)
+            runs = plan.tuned_runs(s.sweep_model, sweep_lr, s.seeds, {"latent_dim": size})
+            table4[str(size)] = self.cell(runs, QUALITY_METRICS, samples_label=f"z={size}")
+        self.results["table4"] = table4
+        ablation: dict[str, Any] = {}
+        if s.ablations:
+            ablation["default"] = table3.get(f"{s.sweep_model} (tuned)")
+            presets = self._presets(s.sweep_model)
+            for name, runs in plan.ablation_runs(s.sweep_model, presets, sweep_lr, s.seeds).items():
+                ablation[name] = self.cell(runs, QUALITY_METRICS)
+                ablation[name]["overrides"] = dict(presets[plan.ABLATION_PREFIX + name])
+        self.results["ablation"] = ablation
+        table5: dict[str, Any] = {}
+        for model in s.likelihood_models:
+            if model in s.models:  # the tuned runs of Table 3; models without an encoder score n/a
+                row = self.cell(plan.tuned_runs(model, best.get(model), s.seeds), LIKELIHOOD_METRICS)
+                if row["metrics"]:
+                    table5[model] = row
+        self.results["table5"] = table5
+        from genzoo_metrics.report_claims import judge_claims
+
+        self.results["claims"] = judge_claims(self.results, s)
         self.results["seconds"] = round(time.perf_counter() - started, 1)
         self.results["machine"] = machine_description(s.device)
         self.write()
         return self.out / "report.md"
 
+    def curve(self, runs: list[plan.RunSpec]) -> dict[str, Any]:
+        """FID, precision and recall at every intermediate checkpoint, each an interval over seeds."""
+        s = self.s
+        real, reference = self.real[: s.curve_n], self.reference[: s.curve_n]
+        by_step: dict[int, list[dict[str, float]]] = {}
+        for run in runs:
+            folder = self.run_dirs[run.key] / "checkpoints"
+            for name in self.results["runs"][run.key].get("checkpoints", []):
+                step = int(name.split("-")[-1])
+                values = self.score(folder / name / "model.safetensors", CURVE_METRICS, real, reference)
+                by_step.setdefault(step, []).append(values)
+        return {str(step): summarise(rows)["metrics"] for step, rows in sorted(by_step.items())}
+
+    def evaluation_noise(self, run: plan.RunSpec) -> dict[str, Any]:
+        """One checkpoint scored under ``eval_seeds`` evaluation seeds: the spread that is not training."""
+        path = self.run_dirs[run.key] / "model.safetensors"
+        rows = [self.score(path, QUALITY_METRICS, self.real, self.reference, seed=1000 + i)
+                for i in range(self.s.eval_seeds)]  # fmt: skip
+        return {"run": run.key, **summarise(rows)}
+
     # --- output -------------------------------------------------------------------------------
     def write(self) -> None:
-        from genzoo_metrics.report_figures import save_loss_curves, save_samples_figure
+        from genzoo_metrics.report_figures import save_curves, save_loss_curves, save_samples_figure
         from genzoo_metrics.report_markdown import render_markdown
 
-        figures = {}
-        if self.samples:
-            figures["samples"] = save_samples_figure(
-                {k: v for k, v in self.samples.items() if k in self.settings.models}, self.out / "samples.png"
-            )
-            sweep = {k: v for k, v in self.samples.items() if k.startswith(self.settings.sweep_model + "-z")}
-            if sweep:
-                figures["sweep_samples"] = save_samples_figure(sweep, self.out / "sweep_samples.png")
-        runs = {k: p for k, p in self.runs.items() if k in self.settings.models}
-        if runs:
-            figures["loss_curves"] = save_loss_curves(runs, self.out / "loss_curves.png")
+        figures: dict[str, Path | None] = {}
+        models = [m for m in self.samples if m in self.s.models]
+        if models:
+            figures["samples"] = save_samples_figure({m: self.samples[m] for m in models}, self.out / "samples.png")
+        sweep = {k: v for k, v in self.samples.items() if k.startswith("z=")}
+        if sweep:
+            figures["sweep_samples"] = save_samples_figure(sweep, self.out / "sweep_samples.png")
+        tuned = {m: self.run_dirs[r.key] for m in self.s.models
+                 for r in plan.tuned_runs(m, self.results.get("sweep", {}).get("best_lr", {}).get(m), self.s.seeds[:1])
+                 if r.key in self.run_dirs}  # fmt: skip
+        if tuned:
+            figures["loss_curves"] = save_loss_curves(tuned, self.out / "loss_curves.png")
+        if self.results.get("curves"):
+            figures["metric_curves"] = save_curves(self.results["curves"], self.out / "metric_curves.png")
         self.results["figures"] = {k: v.name for k, v in figures.items() if v is not None}
-        (self.out / "results.json").write_text(json.dumps(self.results, indent=2) + "\n")
+        (self.out / "results.json").write_text(json.dumps(_jsonable(self.results), indent=2) + "\n")
         (self.out / "report.md").write_text(render_markdown(self.results))
+
+
+def summarise(per_seed: list[dict[str, float]], keys: Sequence[str] = (), records: Sequence[dict] = ()) -> dict[str, Any]:
+    """Per-seed values of one cell and, for every result key, the mean with its 95 % t-interval."""
+    names = sorted({k for row in per_seed for k in row})
+    metrics = {k: interval([row.get(k, float("nan")) for row in per_seed]).to_dict() for k in names}
+    cell: dict[str, Any] = {"metrics": metrics, "per_seed": per_seed, "runs": list(keys)}
+    if records:
+        for field_name in ("steps", "images_seen", "seconds"):
+            cell[field_name] = interval([r[field_name] for r in records]).to_dict()
+    return cell
 
 
 def machine_description(device: str) -> str:
     """CPU/GPU, threads and library versions, recorded beside the numbers."""
-    text = f"{platform.machine()} {platform.system()}, torch {torch.__version__}, {torch.get_num_threads()} threads"
+    import os
+
+    text = (f"{platform.machine()} {platform.system()}, {os.cpu_count()} cores, torch {torch.__version__}, "
+            f"{torch.get_num_threads()} threads")  # fmt: skip
     if device.startswith("cuda") and torch.cuda.is_available():
         text += f", {torch.cuda.get_device_name(0)}"
     return text
 
 
 def _jsonable(value: Any) -> Any:
-    return json.loads(json.dumps(value, default=str))
-
-
-def value_of(row: dict[str, Any], metric: str, key: str | None = None) -> float:
-    """A metric's value (or a qualifier like ``fid.floor``) from a results row; NaN if absent."""
-    entry = row.get(metric) or {}
-    if entry.get("status") != "ok":
-        return math.nan
-    value = (entry.get("values") or {}).get(key or metric)
-    return math.nan if value is None else float(value)
+    """JSON-safe copy: paths and tuples as strings and lists, NaN and infinities as null."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, (str, int, bool)):
+        return value
+    return str(value)

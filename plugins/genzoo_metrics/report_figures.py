@@ -69,3 +69,35 @@ def save_loss_curves(runs: dict[str, Path], path: Path) -> Path | None:
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def save_curves(curves: dict[str, dict[str, dict]], path: Path, keys: tuple[str, ...] | None = None) -> Path | None:
+    """One panel per metric key: every model's mean over seeds against the step, with its 95 % band.
+
+    ``curves`` maps model -> step -> result key -> ``{"mean", "ci95", ...}`` (as in results.json).
+    """
+    found = sorted({k for steps in curves.values() for row in steps.values() for k in row})
+    keys = tuple(k for k in (keys or found) if k in found)
+    if not keys:
+        return None
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(keys), figsize=(4.5 * len(keys), 3.3), squeeze=False)
+    for ax, key in zip(axes[0], keys):
+        for model, steps in curves.items():
+            points = [(int(step), row[key]) for step, row in steps.items() if key in row and row[key]["mean"] is not None]
+            if not points:
+                continue
+            points.sort()
+            x = [p[0] for p in points]
+            mean = [p[1]["mean"] for p in points]
+            half = [p[1]["ci95"] or 0.0 for p in points]
+            ax.plot(x, mean, marker="o", markersize=3, label=model)
+            ax.fill_between(x, [m - h for m, h in zip(mean, half)], [m + h for m, h in zip(mean, half)], alpha=0.15)
+        ax.set_title(key)
+        ax.set_xlabel("step")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

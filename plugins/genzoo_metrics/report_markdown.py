@@ -1,14 +1,32 @@
-"""The Markdown page of ``genzoo report`` (tables 3-5, figures, settings, caveats)."""
+"""The Markdown page of ``genzoo report``: budgets, the lr sweep, Tables 3-5, ablations, claims, figures."""
 
 from __future__ import annotations
 
 import math
 from typing import Any
 
-from genzoo_metrics.report import value_of
+# (result key, column title, scale) of the sample-quality tables
+QUALITY_COLUMNS = (
+    ("fid", "FID ↓", 1.0),
+    ("kid", "KID ×10³ ↓", 1e3),
+    ("mmd", "MMD² ↓", 1.0),
+    ("mmd-linear", "Kwon MMD ↓", 1.0),
+    ("ms-ssim", "MS-SSIM", 1.0),
+    ("precision-recall.precision", "precision ↑", 1.0),
+    ("precision-recall.recall", "recall ↑", 1.0),
+    ("class-coverage", "recognisable ↑", 1.0),
+    ("class-coverage.classes", "classes ≥ 4 %", 1.0),
+    ("sharpness", "sharpness", 1.0),
+)
+LIKELIHOOD_COLUMNS = (
+    ("log-likelihood", "log-likelihood (IWAE) ↑", 1.0),
+    ("recon-error", "reconstruction error ↓", 1.0),
+    ("elbo", "ELBO ↑", 1.0),
+    ("kl", "KL", 1.0),
+)
 
 
-def fmt(value: float, digits: int = 4) -> str:
+def fmt(value: float | None, digits: int = 3) -> str:
     if value is None or not math.isfinite(value):
         return "n/a"
     if value != 0 and (abs(value) < 1e-3 or abs(value) >= 1e5):
@@ -16,113 +34,172 @@ def fmt(value: float, digits: int = 4) -> str:
     return f"{value:.{digits}g}"
 
 
-def with_spread(value: float, spread: float, scale: float = 1.0) -> str:
-    if not math.isfinite(value):
+def cell_text(entry: dict[str, Any] | None, scale: float = 1.0) -> str:
+    """``mean ± ci95`` of a results.json interval (``mean`` alone for one seed)."""
+    if not entry or entry.get("mean") is None:
         return "n/a"
-    text = fmt(value * scale)
-    return f"{text} ± {fmt(spread * scale, 2)}" if math.isfinite(spread) else text
+    text = fmt(entry["mean"] * scale)
+    return f"{text} ± {fmt(entry['ci95'] * scale, 2)}" if entry.get("ci95") is not None else text
 
 
-def _distribution_row(label: str, row: dict[str, Any]) -> str:
-    cells = [
-        label,
-        fmt(value_of(row, "mmd")),
-        with_spread(value_of(row, "mmd-linear"), value_of(row, "mmd-linear", "mmd-linear.std")),
-        with_spread(value_of(row, "ms-ssim"), value_of(row, "ms-ssim", "ms-ssim.std")),
-        fmt(value_of(row, "fid")),
-        with_spread(value_of(row, "kid"), value_of(row, "kid", "kid.std"), 1e3),
+def _table(first: list[str], columns: tuple, rows: dict[str, dict[str, Any]]) -> list[str]:
+    header = "| " + " | ".join([*first, *(title for _, title, _ in columns)]) + " |"
+    lines = [header, "|" + "---|" * len(first) + "---:|" * len(columns)]
+    for label, cell in rows.items():
+        if not cell:
+            continue
+        metrics = cell.get("metrics", {})
+        labels = label.split(" | ")
+        lines.append("| " + " | ".join([*labels, *(cell_text(metrics.get(k), s) for k, _, s in columns)]) + " |")
+    return lines
+
+
+def regenerate_command(s: dict[str, Any]) -> str:
+    """The ``genzoo report`` command line that reproduces every table (all flags spelled out)."""
+    join = lambda values: ",".join(str(v) for v in values)  # noqa: E731
+    parts = [
+        "genzoo report",
+        f"--models {join(s['models'])}",
+        f"--dataset {s['dataset']}",
+        *( [f"--data-dir {s['data_dir']}"] if s.get("data_dir") else [] ),
+        *( [f"--test-dataset {s['test_dataset']} --test-data-dir {s['test_data_dir']}"] if s.get("test_dataset") else [] ),
+        f"--steps {s['steps']}" if s.get("steps") else "",
+        f"--batch-size {s['batch_size']}",
+        f"--seeds {join(s['seeds'])}",
+        f"--lrs '{join(s['sweep_lrs'])}'",
+        f"--holdout {s['holdout']}",
+        f"-n {s['n']}",
+        f"--pairs {s['pairs']}",
+        f"--curve-points {s['curve_points']}",
+        f"--curve-n {s['curve_n']}",
+        f"--eval-seeds {s['eval_seeds']}",
+        f"--sweep-model {s['sweep_model']}",
+        f"--latent-sizes '{join(s['latent_sizes'])}'",
+        "--ablations" if s.get("ablations") else "--no-ablations",
+        f"--likelihood-models '{join(s['likelihood_models'])}'",
+        f"--iwae-k {s['iwae_k']}",
+        f"--iwae-images {s['iwae_images']}",
+        f"--device {s['device']}",
+        f"--out {s['out']}",
+    ]  # fmt: skip
+    return " ".join(p for p in parts if p)
+
+
+def _budget_lines(results: dict[str, Any]) -> list[str]:
+    lines = [
+        "| run cell | iterations | images seen | wall time per run (s) |",
+        "|---|---:|---:|---:|",
     ]
-    return "| " + " | ".join(cells) + " |"
-
-
-DISTRIBUTION_HEADER = (
-    "| {first} | MMD² (Gaussian, pixels) ↓ | Kwon linear MMD ↓ | MS-SSIM (real pairs: {real}) | FID ↓ | KID ×10³ ↓ |\n"
-    "|---|---:|---:|---:|---:|---:|"
-)
-
-
-def _real_ms_ssim(table: dict[str, Any]) -> str:
-    for row in table.values():
-        value = value_of(row, "ms-ssim", "ms-ssim.real")
-        if math.isfinite(value):
-            return fmt(value)
-    return "n/a"
+    for table in ("table3", "table4", "ablation"):
+        for label, cell in (results.get(table) or {}).items():
+            if cell and "steps" in cell:
+                prefix = {"table3": "", "table4": "latent ", "ablation": "ablation "}[table]
+                lines.append(
+                    f"| {prefix}{label} | {cell_text(cell['steps'])} | {cell_text(cell['images_seen'])} | "
+                    f"{cell_text(cell['seconds'])} |"
+                )
+    return lines
 
 
 def render_markdown(results: dict[str, Any]) -> str:
     s = results["settings"]
-    table3, table4, table5 = results["table3"], results["table4"], results["table5"]
-    command = (
-        f"genzoo report --models {','.join(s['models'])} --dataset {s['dataset']} --steps {s['steps']} "
-        f"--batch-size {s['batch_size']} --seed {s['seed']} -n {s['n']} --iwae-k {s['iwae_k']} "
-        f"--latent-sizes {','.join(map(str, s['latent_sizes']))} --out {s['out']}"
-    )
+    data = results.get("data", {})
+    seeds = len(s["seeds"])
     lines = [
-        f"# genzoo report: {s['dataset']}",
+        f"# genzoo report: {s['dataset']}" + (" (quick profile: a smoke check, not evidence)" if s.get("quick") else ""),
         "",
-        f"Regenerate with `{command}`.",
+        f"Regenerate with:\n\n```bash\n{regenerate_command(s)}\n```",
         "",
-        f"Every model: same seed ({s['seed']}), same data ({s['dataset']}), same budget ({s['steps']} steps of "
-        f"batch {s['batch_size']}), scored on the same {results.get('n_real', s['n'])} held-out images and as many "
-        "samples, "
-        f"the same {s['pairs']} MS-SSIM pairs and the same KID subsets. Machine: {results.get('machine', '?')}; "
-        f"this invocation took {results.get('seconds', '?')} s (runs it reused were trained earlier).",
+        f"Trained on {data.get('train', s['dataset'])}; scored on {data.get('test', '?')} against as many samples "
+        f"per run, with the same evaluation seed for every run. Every figure is the mean over {seeds} training "
+        f"seeds ± the half-width of its 95 % Student-t confidence interval over those seeds (one seed: no "
+        f"interval). Machine: {results.get('machine', '?')}; this invocation took {results.get('seconds', '?')} s "
+        "(runs it reused were trained earlier; their own times are in the budget table).",
         "",
-        "## Table 3: sample quality and diversity",
+        "## Budgets",
         "",
-        DISTRIBUTION_HEADER.format(first="model", real=_real_ms_ssim(table3)),
+        "Players take different numbers of batches per iteration, so the budget is stated three ways.",
+        "",
+        *_budget_lines(results),
     ]
-    lines += [_distribution_row(name, row) for name, row in table3.items()]
-    floor = next(
-        (value_of(r, "fid", "fid.floor") for r in table3.values() if math.isfinite(value_of(r, "fid", "fid.floor"))),
-        math.nan,
-    )
+    sweep = results.get("sweep")
+    if sweep:
+        lrs = [f"{lr:g}" for lr in s["sweep_lrs"]]
+        lines += [
+            "",
+            "## Learning-rate sweep",
+            "",
+            f"One shared grid for every model (every player's lr set by `train.lr`), seed {s['seeds'][0]}, each model "
+            f"trained without {data.get('validation', 'a validation split')} and scored by FID on them (never on the "
+            "evaluation split). The best lr is the tuned row of Table 3, retrained on the whole training split.",
+            "",
+            "| model | " + " | ".join(f"lr {lr}" for lr in lrs) + " | best |",
+            "|---|" + "---:|" * (len(lrs) + 1),
+        ]
+        for model, fids in sweep["validation_fid"].items():
+            best = sweep["best_lr"].get(model)
+            lines.append(f"| {model} | " + " | ".join(fmt(fids.get(lr)) for lr in lrs) + f" | {fmt(best)} |")
     lines += [
         "",
-        '"real data" scores training images against the held-out split with the same N: the floor a perfect '
-        f"model would reach (FID floor {fmt(floor)}). MS-SSIM is read against the real-pair value: far above it "
-        "means mode collapse, far below it means noise. MMD² is unbiased (can be slightly negative); KID is "
-        "mean ± std over subsets; Kwon's linear MMD is mean ± std over passes. FID/KID use the shipped LeNet "
-        "features, so they are not comparable with Inception-FID in the literature, and none of these numbers "
-        "is comparable with the paper's MMD ×1e-4 column, whose recipe is not published (see METRICS.md).",
+        "## Table 3: sample quality, diversity and coverage",
+        "",
+        "paper = the model's paper settings (its `paper` preset); tuned = genzoo's defaults at the sweep's best lr. "
+        "The real-data row scores training images against the evaluation split with the same N: what a perfect "
+        "model reaches. MS-SSIM is read against that row (far above: mode collapse; far below: noise). FID and KID "
+        "use the shipped LeNet features (not comparable with Inception FID); recognisable = share of samples the "
+        "LeNet classifies with confidence ≥ 0.9.",
+        "",
+        *_table(["model"], QUALITY_COLUMNS, results.get("table3", {})),
     ]
-    if table4:
+    noise = results.get("eval_noise") or {}
+    if noise:
         lines += [
             "",
-            f"## Table 4: {s['sweep_model']} latent size",
+            "## Evaluation noise",
             "",
-            DISTRIBUTION_HEADER.format(first="latent size", real=_real_ms_ssim(table4)),
+            f"One checkpoint per model (seed {s['seeds'][0]}, tuned) scored under {s['eval_seeds']} other evaluation "
+            "seeds (other samples, pairs and subsets): the spread that comes from evaluating, not from training. "
+            "Figures are mean ± 95 % interval over evaluation seeds.",
+            "",
+            *_table(["model"], QUALITY_COLUMNS, noise),
         ]
-        lines += [_distribution_row(size, row) for size, row in table4.items()]
-    if table5:
+    if results.get("table4"):
+        lines += ["", f"## Table 4: {s['sweep_model']} latent size (tuned)", ""]
+        lines += _table(["latent size"], QUALITY_COLUMNS, results["table4"])
+    if results.get("ablation"):
         lines += [
             "",
-            "## Table 5: VAE against GVAE (nats per image)",
+            f"## Ablations of {s['sweep_model']} (its `ablation-*` presets, tuned lr)",
             "",
-            "| model | log-likelihood (IWAE) ↑ | reconstruction error ↓ | ELBO ↑ | KL |",
-            "|---|---:|---:|---:|---:|",
+            *_table(["variant"], QUALITY_COLUMNS, results["ablation"]),
+            "",
         ]
-        for name, row in table5.items():
-            cells = [name] + [
-                with_spread(value_of(row, m), value_of(row, m, m + ".sem"))
-                for m in ("log-likelihood", "recon-error", "elbo", "kl")
-            ]
-            lines.append("| " + " | ".join(cells) + " |")
+        lines += [f"- {name}: `{cell.get('overrides')}`" for name, cell in results["ablation"].items()
+                  if cell and cell.get("overrides")]  # fmt: skip
+    if results.get("table5"):
         lines += [
             "",
-            "± is the standard error over images. Each model's own decoder likelihood is used, so compare "
-            "models with the same observation model only. Settings:",
+            "## Table 5: likelihood (nats per image, tuned runs)",
             "",
+            f"IWAE with k = {s['iwae_k']} on {s['iwae_images']} evaluation images, dynamically binarised, each model's "
+            "own decoder likelihood (all first-party models: Bernoulli on (x+1)/2).",
+            "",
+            *_table(["model"], LIKELIHOOD_COLUMNS, results["table5"]),
         ]
-        lines += [f"- {name}: {row.get('_notes', {}).get('likelihood', 'n/a')}" for name, row in table5.items()]
+    claims = results.get("claims") or []
+    if claims:
+        lines += ["", "## The paper's claims", "", "| claim | verdict | evidence (mean ± 95 % CI over seeds) |",
+                  "|---|---|---|"]  # fmt: skip
+        lines += [f"| {c['claim']} | **{c['verdict']}** | {c['evidence']} |" for c in claims]
+        lines += ["", "Verdicts use Welch's 95 % interval of the difference of per-seed means: held when it excludes "
+                  "no difference on the claimed side, not held on the other, inconclusive when it contains 0."]
     figures = results.get("figures", {})
     if figures:
         lines += ["", "## Figures", ""]
-        titles = {
-            "samples": "Samples side by side",
-            "sweep_samples": "Latent-size sweep samples",
-            "loss_curves": "Loss curves",
-        }
+        titles = {"samples": "Samples side by side (seed 0, tuned)", "sweep_samples": "Latent-size sweep samples",
+                  "loss_curves": "Loss curves (seed 0, tuned)", "metric_curves": "FID, precision and recall against "
+                  "the step (mean and 95 % band over seeds)"}  # fmt: skip
         for key, name in figures.items():
             lines += [f"### {titles.get(key, key)}", "", f"![{key}]({name})", ""]
     return "\n".join(lines).rstrip() + "\n"
+

@@ -127,6 +127,12 @@ class GVAEConfig:
     )
     betas: Betas = doc("Adam betas of every player (WGAN-GP's official setting)", (0.5, 0.9))
     critic_steps: int = doc("critic steps per encoder+generator step", 1)
+    code_critic: bool = doc(
+        "replace beta*KL by a WGAN-GP code critic C(z) on prior vs encoded codes (Kwon's alpha-WGAN-GP reading; "
+        "beta then weighs -E[C(z_x)])",
+        False,
+    )
+    code_hidden: int = doc("hidden units of each code critic layer", 256)
     net: NetConfig = doc("network sizes", default_factory=NetConfig)
     loss: GVAELosses = doc("loss plugins", default_factory=GVAELosses)
 

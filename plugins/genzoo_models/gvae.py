@@ -27,6 +27,9 @@ The paper is vague in places; what we chose and why:
   official code (the paper gives none). One critic step per iteration (as Kwon's alpha-WGAN, on which the paper
   builds); ``critic_steps=5`` gives WGAN-GP's ratio at five times the critic cost.
 * Latent size 128 by default so a CPU run stays short; the paper's best is 1000 (``latent_dim``).
+* ``code_critic=true`` is the third reading (Kwon's alpha-WGAN-GP, on which the paper builds): a code
+  critic C, trained with the same ``loss.adversarial`` on prior codes z (real) against encoded codes
+  z_x (fake), replaces beta * KL by beta * (-E[C(z_x)]); the report's ablation compares the two.
 
 Likelihood evaluation (``decoder_log_prob``): Bernoulli on (x+1)/2 with p = (G(z)+1)/2, the same
 observation model as the other tanh-decoder models, so likelihood metrics compare across models.
@@ -42,6 +45,7 @@ from torch import Tensor
 from genzoo.model import Player
 from genzoo_models.common import LatentModel, check_player
 from genzoo_models.configs import GVAEConfig
+from genzoo_models.nets import CodeDiscriminator
 
 
 class GVAE(LatentModel):
@@ -57,13 +61,17 @@ class GVAE(LatentModel):
         self._build_gaussian_encoder()
         self._build_generator()
         self._build_critic(self.adversarial)
+        if config.code_critic:
+            self.code_critic = CodeDiscriminator(config.latent_dim, config.code_hidden, 2, bias=False)
         self._set_observation("bernoulli")
 
     def players(self) -> list[Player]:
         cfg = self.config
         betas = tuple(cfg.betas)
+        code = [Player("code_critic", ("code_critic",), lr=cfg.lr, betas=betas, steps=cfg.critic_steps)]
         return [
             Player("critic", ("critic",), lr=cfg.lr, betas=betas, steps=cfg.critic_steps),
+            *(code if cfg.code_critic else []),
             Player("autoencoder", ("encoder", "generator"), lr=cfg.lr, betas=betas),
         ]
 
@@ -75,17 +83,25 @@ class GVAE(LatentModel):
                 mu, logvar = self.encoder(batch)
                 fakes = self.generator(torch.cat([self.reparameterize(mu, logvar), z_prior]))
             return self.adversarial.discriminator_loss(self.critic, batch, fakes)
+        if player == "code_critic" and cfg.code_critic:
+            with torch.no_grad():
+                z_x = self.reparameterize(*self.encoder(batch))
+            return self.adversarial.discriminator_loss(self.code_critic, z_prior, z_x)
         check_player(self, player, "autoencoder")
         mu, logvar = self.encoder(batch)
         # One generator pass over [z_x; z]: batch norm then normalises reconstructions and prior
         # samples with the same statistics, as its running averages will at sampling time.
-        pre = self.generator.pre_tanh(torch.cat([self.reparameterize(mu, logvar), z_prior]))
+        z_x = self.reparameterize(mu, logvar)
+        pre = self.generator.pre_tanh(torch.cat([z_x, z_prior]))
         rec = self.reconstruction(pre[: batch.shape[0]], batch)
-        kl = self.divergence(mu, logvar)
+        if cfg.code_critic:  # -E[C(z_x)]: the code critic's estimate of W(q(z), p(z)) replaces KL
+            divergence, kl = "code", self.adversarial.generator_loss(self.code_critic(z_x))
+        else:
+            divergence, kl = "kl", self.divergence(mu, logvar)
         fakes = pre.tanh()
         adv = self.adversarial.generator_loss(self.critic(fakes))
         loss = cfg.rec_weight * rec + cfg.kl_weight * kl + cfg.adversarial_weight * adv
-        return {"loss": loss, "reconstruction": rec.detach(), "kl": kl.detach(), "adversarial": adv.detach()}
+        return {"loss": loss, "reconstruction": rec.detach(), divergence: kl.detach(), "adversarial": adv.detach()}
 
 
 def build(config: GVAEConfig, data_shape: Sequence[int]) -> GVAE:

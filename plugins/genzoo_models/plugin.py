@@ -11,6 +11,14 @@ from genzoo.specs import ModelSpec
 
 _PKG = "genzoo_models"
 
+# Default budgets (iterations of `genzoo run MODEL`), each measured to finish in <= 10 minutes on
+# 2 CPU cores on mnist5k with the default recipe; MODELS.md has the runs that chose them.
+GVAE_STEPS = 2000
+VAE_STEPS = 6000
+WGANGP_STEPS = 2000
+ALPHAGAN_STEPS = 2000
+VAEGAN_STEPS = 2000
+
 
 @hookimpl
 def genzoo_models() -> list[ModelSpec]:
@@ -21,6 +29,14 @@ def genzoo_models() -> list[ModelSpec]:
             config=f"{_PKG}.configs:GVAEConfig",
             summary="Sagar's Generative VAE: VAE encoder + generator against a WGAN-GP critic",
             tags=("vae", "gan", "encoder", "3d"),
+            default_steps=GVAE_STEPS,
+            presets={
+                # Sagar: Adam lr 1e-4 (betas and critic steps are not given)
+                "paper": {"lr": 1e-4},
+                "ablation-code-critic": {"code_critic": True},
+                "ablation-critic5": {"critic_steps": 5},
+                "ablation-mean-l1": {"loss.reconstruction_options.reduction": "mean", "rec_weight": 10.0},
+            },
         ),
         ModelSpec(
             name="vae",
@@ -28,6 +44,9 @@ def genzoo_models() -> list[ModelSpec]:
             config=f"{_PKG}.configs:VAEConfig",
             summary="Kingma & Welling's VAE with a Bernoulli or Gaussian decoder (ELBO per sample)",
             tags=("vae", "encoder", "likelihood", "3d"),
+            default_steps=VAE_STEPS,
+            # Kingma & Welling 2014, sec. 5: MNIST with N_z = 20 (we keep Adam for their Adagrad)
+            presets={"paper": {"latent_dim": 20, "lr": 1e-3}},
         ),
         ModelSpec(
             name="wgan-gp",
@@ -35,6 +54,10 @@ def genzoo_models() -> list[ModelSpec]:
             config=f"{_PKG}.configs:WGANGPConfig",
             summary="Gulrajani et al.'s WGAN-GP: lambda=10, 5 critic steps, no batch norm in the critic",
             tags=("gan", "3d"),
+            default_steps=WGANGP_STEPS,
+            # Gulrajani et al.'s official MNIST code: Adam 1e-4, betas (0.5, 0.9), 5 critic steps, z of 128
+            presets={"paper": {"critic_lr": 1e-4, "generator_lr": 1e-4, "betas": [0.5, 0.9], "critic_steps": 5,
+                               "latent_dim": 128}},
         ),
         ModelSpec(
             name="alpha-gan",
@@ -42,6 +65,9 @@ def genzoo_models() -> list[ModelSpec]:
             config=f"{_PKG}.configs:AlphaGANConfig",
             summary="Rosca et al.'s alpha-GAN: encoder, generator, image and code discriminators",
             tags=("gan", "encoder", "3d"),
+            default_steps=ALPHAGAN_STEPS,
+            # Kwon et al.'s alpha-GAN baseline: Adam 2e-4 with default betas, lambda = 10 on a mean L1
+            presets={"paper": {"lr": 2e-4, "betas": [0.9, 0.999], "rec_weight": 10.0}},
         ),
         ModelSpec(
             name="vae-gan",
@@ -49,6 +75,9 @@ def genzoo_models() -> list[ModelSpec]:
             config=f"{_PKG}.configs:VAEGANConfig",
             summary="Larsen et al.'s VAE-GAN (Kwon's baseline): encoder, decoder and discriminator",
             tags=("vae", "gan", "encoder", "3d"),
+            default_steps=VAEGAN_STEPS,
+            # Kwon et al.'s VAE-GAN baseline: Adam 1e-4 with default betas
+            presets={"paper": {"lr": 1e-4, "betas": [0.9, 0.999]}},
         ),
         ModelSpec(
             name="avb",

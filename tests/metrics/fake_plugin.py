@@ -69,6 +69,8 @@ def genzoo_models():
             "tests.metrics.fake_plugin:TinyVAE28",
             "tiny 28x28 VAE for metric tests",
             config="tests.metrics.fake_plugin:TinyConfig",
+            default_steps=3,
+            presets={"paper": {"latent_dim": 2}, "ablation-wide": {"latent_dim": 6}},
         ),
         ModelSpec(
             "tiny-gen28",

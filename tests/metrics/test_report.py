@@ -1,4 +1,4 @@
-"""`genzoo report` end to end on tiny models: trains, scores and writes every table and figure."""
+"""`genzoo report` end to end on tiny models: every part of the protocol, its arithmetic and reuse."""
 
 from __future__ import annotations
 
@@ -7,61 +7,72 @@ import json
 import pytest
 from typer.testing import CliRunner
 
+from genzoo_metrics.report_stats import interval
+
+VERDICTS = {"held", "not held", "inconclusive", "not testable here"}
+
 
 @pytest.mark.slow
-def test_report_writes_tables_figures_and_reuses_runs(tmp_path, metrics_registry) -> None:
+def test_report_runs_the_whole_protocol_and_reuses_runs(tmp_path, metrics_registry) -> None:
     from genzoo.cli import build_app
 
     out = tmp_path / "report"
     args = [
-        "report",
-        "--models",
-        "tiny-gen28,tiny-vae28",
-        "--steps",
-        "3",
-        "--batch-size",
-        "8",
-        "-n",
-        "60",
-        "--pairs",
-        "20",
-        "--sweep-model",
-        "tiny-vae28",
-        "--latent-sizes",
-        "2,4",
-        "--likelihood-models",
-        "tiny-vae28",
-        "--iwae-k",
-        "4",
-        "--iwae-images",
-        "10",
-        "--out",
-        str(out),
-    ]
+        "report", "--models", "tiny-gen28,tiny-vae28", "--steps", "3", "--batch-size", "8", "--seeds", "0,1",
+        "--lrs", "1e-3,1e-2", "--holdout", "50", "-n", "60", "--pairs", "20", "--curve-points", "2",
+        "--curve-n", "30", "--eval-seeds", "2", "--sweep-model", "tiny-vae28", "--latent-sizes", "2,4",
+        "--likelihood-models", "tiny-vae28", "--iwae-k", "4", "--iwae-images", "10", "--device", "cpu",
+        "--out", str(out),
+    ]  # fmt: skip
     app = build_app(metrics_registry.host)
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     page = (out / "report.md").read_text()
-    assert "## Table 3" in page and "## Table 4" in page and "## Table 5" in page
-    assert "| tiny-gen28 |" in page and "| real data |" in page and "| 4 |" in page
-    for name in ("samples.png", "sweep_samples.png", "loss_curves.png", "results.json"):
-        assert (out / name).stat().st_size > 1000, name
+    for section in ("## Budgets", "## Learning-rate sweep", "## Table 3", "## Evaluation noise", "## Table 4",
+                    "## Ablations", "## Table 5", "## The paper's claims"):  # fmt: skip
+        assert section in page, section
+    # the regenerate line carries every flag, so it reproduces these tables
+    for flag in ("--seeds 0,1", "--lrs '0.001,0.01'", "--holdout 50", "--iwae-images 10", "--latent-sizes '2,4'"):
+        assert flag in page, flag
     results = json.loads((out / "results.json").read_text())
-    gen = results["table3"]["tiny-gen28"]
-    real = results["table3"]["real data"]
-    assert gen["fid"]["status"] == "ok" and gen["fid"]["value"] > real["fid"]["value"]
-    # The real-data row compares the same two sets as the FID floor, with the same N.
-    assert real["fid"]["value"] == pytest.approx(gen["fid"]["values"]["fid.floor"], rel=1e-9)
-    assert results["table5"]["tiny-vae28"]["elbo"]["value"] < 0
-    assert (out / "runs" / "tiny-gen28" / "model.safetensors").is_file()
-    assert (out / "runs" / "tiny-vae28-z2" / "model.safetensors").is_file()
-    # Latent size 4 is tiny-vae28's default: Table 4 reuses the Table 3 run instead of training it again.
-    assert not (out / "runs" / "tiny-vae28-z4").exists()
-    assert results["table4"]["4"]["fid"]["value"] == results["table3"]["tiny-vae28"]["fid"]["value"]
-    (out / "report.md").rename(tmp_path / "first.md")
-    # A rerun reuses the finished runs, and a given checkpoint replaces training.
-    given = out / "runs" / "tiny-gen28" / "model.safetensors"
-    again = CliRunner().invoke(app, [*args, "--checkpoint", f"tiny-gen28={given}", "--latent-sizes", ""])
+    table3 = results["table3"]
+    assert {"real data", "tiny-vae28 (paper)", "tiny-vae28 (tuned)", "tiny-gen28 (tuned)"} <= set(table3)
+    tuned = table3["tiny-vae28 (tuned)"]
+    assert len(tuned["per_seed"]) == 2 and tuned["runs"] == ["tiny-vae28-tuned-lr" + f"{results['sweep']['best_lr']['tiny-vae28']:g}-s{s}" for s in (0, 1)]
+    # each figure is the mean and 95 % t-interval of the per-seed values
+    fids = [row["fid"] for row in tuned["per_seed"]]
+    expected = interval(fids)
+    assert tuned["metrics"]["fid"]["mean"] == pytest.approx(expected.mean)
+    assert tuned["metrics"]["fid"]["ci95"] == pytest.approx(expected.half)
+    # budgets in iterations and images seen (tiny-vae28 has one player with one batch per step)
+    assert tuned["steps"]["mean"] == 3 and tuned["images_seen"]["mean"] == 3 * 8
+    # the paper row uses the preset (latent 2): a different run from the tuned one
+    assert table3["tiny-vae28 (paper)"]["runs"][0] == "tiny-vae28-paper-s0"
+    paper_config = json.loads((out / "runs" / "tiny-vae28-paper-s0" / "config.json").read_text())
+    assert paper_config["preset"] == "paper" and paper_config["model_config"]["latent_dim"] == 2
+    # the sweep trained without the validation images and picked one of the grid
+    assert results["sweep"]["best_lr"]["tiny-vae28"] in (1e-3, 1e-2)
+    sweep_config = json.loads((out / "runs" / "tiny-vae28-val-lr0.001-s0" / "config.json").read_text())
+    assert sweep_config["train"]["holdout"] == 50 and sweep_config["train"]["lr"] == 1e-3
+    assert len(results["curves"]["tiny-vae28"]) == 2  # two intermediate checkpoints
+    assert results["eval_noise"]["tiny-vae28"]["metrics"]["fid"]["n"] == 2
+    assert set(results["table4"]) == {"2", "4"} and "wide" in results["ablation"]
+    assert results["table5"]["tiny-vae28"]["metrics"]["elbo"]["mean"] < 0
+    assert len(results["claims"]) == 5 and {c["verdict"] for c in results["claims"]} <= VERDICTS
+    for name in ("samples.png", "loss_curves.png", "metric_curves.png", "sweep_samples.png"):
+        assert (out / name).stat().st_size > 1000, name
+    # a rerun trains nothing: every run is reused
+    again = CliRunner().invoke(app, args)
     assert again.exit_code == 0, again.output
-    assert "training tiny-vae28" in again.output and "training tiny-gen28" not in again.output
-    assert json.loads((out / "results.json").read_text())["table4"] == {}
+    assert "training tiny-" not in again.output and "training tiny-" in result.output
+    assert json.loads((out / "results.json").read_text())["table3"]["tiny-vae28 (tuned)"]["per_seed"] == tuned["per_seed"]
+
+
+def test_report_refuses_settings_that_make_no_sense(tmp_path, metrics_registry) -> None:
+    from genzoo.cli import build_app
+
+    app = build_app(metrics_registry.host)
+    result = CliRunner().invoke(app, ["report", "--seeds", "0,0", "--out", str(tmp_path / "r")])
+    assert result.exit_code == 1 and "--seeds must be distinct" in result.output
+    result = CliRunner().invoke(app, ["report", "--lrs", "0,1e-3", "--out", str(tmp_path / "r")])
+    assert result.exit_code == 1 and "positive learning rates" in result.output

@@ -105,14 +105,14 @@ class GaussianEncoder(nn.Module):
 class CodeDiscriminator(nn.Module):
     """MLP on latent codes -> one logit (alpha-GAN's C), with LeakyReLU and no batch norm."""
 
-    def __init__(self, latent_dim: int, hidden: int, depth: int) -> None:
+    def __init__(self, latent_dim: int, hidden: int, depth: int, bias: bool = True) -> None:
         super().__init__()
         layers: list[nn.Module] = []
         previous = latent_dim
         for _ in range(depth):
             layers += [nn.Linear(previous, hidden), nn.LeakyReLU(0.2)]
             previous = hidden
-        layers.append(nn.Linear(previous, 1))
+        layers.append(nn.Linear(previous, 1, bias=bias))  # no bias under a Wasserstein loss (no gradient)
         self.net = nn.Sequential(*layers)
 
     def forward(self, z: Tensor) -> Tensor:
