@@ -16,6 +16,7 @@ QUALITY_COLUMNS = (
     ("precision-recall.recall", "recall ↑", 1.0),
     ("class-coverage", "recognisable ↑", 1.0),
     ("class-coverage.classes", "classes ≥ 4 %", 1.0),
+    ("class-coverage.kl", "KL(p̂ ‖ U) ↓", 1.0),
     ("sharpness", "sharpness", 1.0),
 )
 LIKELIHOOD_COLUMNS = (
