@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Rebuild genzoo's reference checkpoints the way the published ones were made: the project's own
-# `genzoo run` on the embedded mnist5k data, on CPU with one thread, narrow networks (latent 32,
-# width 16) so the whole registry stays a few MB; then `genzoo eval` on the held-out split and
-# `genzoo push` as a new version (published versions are never overwritten).
+# Rebuild genzoo's reference checkpoints the way the published ones were made: exactly the default
+# `genzoo run MODEL` (the model's default recipe and default budget) on the embedded mnist5k data, on
+# CPU with one thread per run; then `genzoo eval` on the held-out split and `genzoo push` as a new
+# version (published versions are never overwritten). Runs of several models may go in parallel:
 #
 #   registry/build_reference.sh                 # every model, then the FID classifier
 #   registry/build_reference.sh gvae vae        # some models only
@@ -12,11 +12,8 @@ cd "$(dirname "$0")/.."
 export OMP_NUM_THREADS=1
 RUNS=${RUNS:-runs/reference}
 REGISTRY=${REGISTRY:-registry}
-SMALL=(--set latent_dim=32 --set net.encoder_width=16 --set net.generator_width=16 --set net.discriminator_width=16)
-# steps per model: about 2-3 minutes each on one CPU thread (0.05-0.2 s per iteration at these widths)
-declare -A STEPS=([gvae]=1000 [vae]=2000 [wgan-gp]=600 [alpha-gan]=800 [vae-gan]=800)
 MODELS=("$@")
-[ ${#MODELS[@]} -gt 0 ] || MODELS=(gvae vae wgan-gp alpha-gan vae-gan lenet)
+[ ${#MODELS[@]} -gt 0 ] || MODELS=(gvae vae wgan-gp alpha-gan vae-gan avb lenet)
 
 for model in "${MODELS[@]}"; do
   if [ "$model" = lenet ]; then
@@ -27,8 +24,7 @@ for model in "${MODELS[@]}"; do
   fi
   run="$RUNS/$model-mnist5k"
   [ ! -e "$run" ] || { echo "$run exists; remove it or set RUNS" >&2; exit 1; }
-  time genzoo run "$model" --dataset mnist5k --steps "${STEPS[$model]}" --batch-size 64 --seed 0 --device cpu \
-    "${SMALL[@]}" --out "$run" --no-progress
+  time genzoo run "$model" --dataset mnist5k --seed 0 --device cpu --out "$run" --no-progress
   genzoo eval "$run" -n 500 --seed 0 --json > "$run/eval.json" || echo "warning: a metric failed for $model; see $run/eval.json" >&2
   genzoo push "$run" --registry "$REGISTRY" --name "$model-mnist5k"
 done

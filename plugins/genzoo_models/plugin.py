@@ -15,7 +15,7 @@ _PKG = "genzoo_models"
 # 2 CPU cores on mnist5k with the default recipe; MODELS.md has the runs that chose them.
 GVAE_STEPS = 2000
 VAE_STEPS = 6000
-WGANGP_STEPS = 2000
+WGANGP_STEPS = 2500
 ALPHAGAN_STEPS = 2000
 VAEGAN_STEPS = 2000
 
@@ -52,7 +52,7 @@ def genzoo_models() -> list[ModelSpec]:
             name="wgan-gp",
             factory=f"{_PKG}.wgan_gp:build",
             config=f"{_PKG}.configs:WGANGPConfig",
-            summary="Gulrajani et al.'s WGAN-GP: lambda=10, 5 critic steps, no batch norm in the critic",
+            summary="Gulrajani et al.'s WGAN-GP: lambda=10 per-sample gradient penalty, no batch norm in the critic",
             tags=("gan", "3d"),
             default_steps=WGANGP_STEPS,
             # Gulrajani et al.'s official MNIST code: Adam 1e-4, betas (0.5, 0.9), 5 critic steps, z of 128

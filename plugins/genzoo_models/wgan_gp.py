@@ -3,11 +3,13 @@
 Critic D (no batch norm) and generator G, z ~ N(0, I):
 
     L_D = E_z[D(G(z))] - E_x[D(x)] + lambda * E_x^[(||grad D(x^)||_2 - 1)^2],
-          x^ = eps*x + (1-eps)*G(z), one eps ~ U[0,1] per sample      (stepped ``critic_steps`` = 5 times)
+          x^ = eps*x + (1-eps)*G(z), one eps ~ U[0,1] per sample      (stepped ``critic_steps`` times)
     L_G = -E_z[D(G(z))]                                               (then one generator step)
 
-lambda = 10 and Adam(1e-4, betas (0.5, 0.9)) as in the official MNIST code (REFERENCE.md sec. 1.3;
-the paper's Algorithm 1 uses beta1 = 0). The loss is the ``loss.adversarial`` plugin, so
+lambda = 10. The ``paper`` preset is the official MNIST code: 5 critic steps, Adam(1e-4, betas (0.5, 0.9))
+(REFERENCE.md sec. 1.3; the paper's Algorithm 1 uses beta1 = 0). The defaults, measured at equal CPU time
+(MODELS.md), take 2 critic steps at a critic lr of 4e-4 and a generator lr of 2e-4 (two time-scales).
+The loss is the ``loss.adversarial`` plugin, so
 ``--set loss.adversarial=hinge`` trains the same nets with the hinge loss.
 
 No encoder: ``decoder_log_prob`` uses Bernoulli on (x+1)/2 with p = (G(z)+1)/2, for AIS-style

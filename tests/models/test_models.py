@@ -31,14 +31,33 @@ def test_unsupported_shape_names_supported_sizes(shape) -> None:
         build("gvae", shape)
 
 
-def test_wgan_gp_defaults_follow_the_paper() -> None:
-    model = get_registry().build_model("wgan-gp", None, (1, 28, 28))
-    critic, generator = model.players()
+def test_wgan_gp_paper_preset_and_cpu_defaults() -> None:
+    from genzoo.runconfig import resolve_run_config
+
+    registry = get_registry()
+    spec = registry.get("model", "wgan-gp")
+    paper = registry.make_config(spec, resolve_run_config(model="wgan-gp", preset="paper").model_config)
+    critic, generator = registry.build_model("wgan-gp", paper, (1, 28, 28)).players()
     assert (critic.name, critic.steps, critic.lr, critic.betas) == ("critic", 5, 1e-4, (0.5, 0.9))
     assert (generator.steps, generator.lr, generator.betas) == (1, 1e-4, (0.5, 0.9))
+    model = registry.build_model("wgan-gp", None, (1, 28, 28))
+    critic, generator = model.players()  # the CPU-budget default: two time-scales, 2 critic steps
+    assert (critic.steps, critic.lr, generator.lr) == (2, 4e-4, 2e-4)
     assert model.adversarial.config.gp_weight == 10.0
     assert not modules_of(model.critic, nn.modules.batchnorm._BatchNorm)
     assert model.critic.head.bias is None  # its gradient is zero under a Wasserstein loss
+
+
+def test_gvae_code_critic_replaces_the_kl_term() -> None:
+    model = build("gvae", code_critic=True)
+    assert [p.name for p in model.players()] == ["critic", "code_critic", "autoencoder"]
+    batch = torch.rand(6, 1, 28, 28) * 2 - 1
+    terms = model("autoencoder", batch)
+    assert "code" in terms and "kl" not in terms
+    code_terms = model("code_critic", batch)
+    assert "gradient_penalty" in code_terms and code_terms["loss"].requires_grad
+    code_terms["loss"].backward()
+    assert model.code_critic.net[0].weight.grad is not None and model.encoder.net.head.weight.grad is None
 
 
 def test_gvae_defaults_and_players() -> None:
@@ -46,7 +65,7 @@ def test_gvae_defaults_and_players() -> None:
     players = {p.name: p for p in model.players()}
     assert set(players) == {"critic", "autoencoder"}
     assert players["autoencoder"].modules == ("encoder", "generator")
-    assert all(p.lr == 5e-4 for p in players.values())  # the paper's 1e-4 is too slow for the CPU budget
+    assert all(p.lr == 5e-4 for p in players.values())  # the paper's 1e-4 (its preset) is too slow on a CPU
     assert type(model.adversarial).__name__ == "WassersteinGP" and type(model.reconstruction).__name__ == "L1"
     assert model.capabilities == {"encoder"}
 
