@@ -18,6 +18,7 @@ VAE_STEPS = 6000
 WGANGP_STEPS = 2500
 ALPHAGAN_STEPS = 2000
 VAEGAN_STEPS = 2000
+AVB_STEPS = 2000
 
 
 @hookimpl
@@ -85,5 +86,8 @@ def genzoo_models() -> list[ModelSpec]:
             config=f"{_PKG}.configs:AVBConfig",
             summary="Mescheder et al.'s Adversarial Variational Bayes: implicit encoder, T(x, z) in place of the KL",
             tags=("vae", "gan", "encoder", "likelihood", "3d"),
+            default_steps=AVB_STEPS,
+            # Mescheder et al.'s code (experiments/avb_mnist_8): Adam 1e-4, T at twice that
+            presets={"paper": {"lr": 1e-4, "discriminator_lr": 2e-4}},
         ),
     ]

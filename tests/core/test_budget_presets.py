@@ -37,7 +37,7 @@ def test_every_first_party_model_declares_a_paper_preset_that_builds():
     from genzoo.registry import get_registry
 
     registry = get_registry()
-    for name in ("gvae", "vae", "wgan-gp", "alpha-gan", "vae-gan"):
+    for name in ("gvae", "vae", "wgan-gp", "alpha-gan", "vae-gan", "avb"):
         spec = registry.get("model", name)
         for preset in spec.presets:
             config = resolve_run_config(model=name, preset=preset)
