@@ -61,10 +61,18 @@ def save_loss_curves(runs: dict[str, Path], path: Path) -> Path | None:
         values = [abs(row[t]) for row in rows for t in terms if t in row and row[t] == row[t]]
         if values and max(values) > 100 * max(min(values), 1e-3):
             ax.set_yscale("symlog")  # players' losses differ by orders of magnitude (VAE-GAN)
-        ax.set_title(name)
-        ax.set_xlabel("step")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+        _finish_panel(ax, name)
+    return _save(plt, fig, path)
+
+
+def _finish_panel(ax, title: str) -> None:
+    ax.set_title(title)
+    ax.set_xlabel("step")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+
+
+def _save(plt, fig, path: Path) -> Path:
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -93,11 +101,5 @@ def save_curves(curves: dict[str, dict[str, dict]], path: Path, keys: tuple[str,
             half = [p[1]["ci95"] or 0.0 for p in points]
             ax.plot(x, mean, marker="o", markersize=3, label=model)
             ax.fill_between(x, [m - h for m, h in zip(mean, half)], [m + h for m, h in zip(mean, half)], alpha=0.15)
-        ax.set_title(key)
-        ax.set_xlabel("step")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+        _finish_panel(ax, key)
+    return _save(plt, fig, path)
