@@ -371,7 +371,7 @@ def machine_description(device: str) -> str:
     import os
 
     text = (f"{platform.machine()} {platform.system()}, {os.cpu_count()} cores, torch {torch.__version__}, "
-            f"{torch.get_num_threads()} threads")  # fmt: skip
+            f"{torch.get_num_threads()} thread(s)")  # fmt: skip
     if device.startswith("cuda") and torch.cuda.is_available():
         text += f", {torch.cuda.get_device_name(0)}"
     return text
