@@ -36,7 +36,11 @@ DEFAULT_DATASET = "mnist5k"
 class TrainConfig:
     """How the shared trainer runs (the ``[train]`` table)."""
 
-    steps: int = doc("Training iterations; each steps every player its `steps` times.", 2000)
+    steps: int = doc(
+        "Training iterations; each steps every player its `steps` times (a new run without a budget trains for "
+        "the model's default_steps, see genzoo info MODEL).",
+        2000,
+    )
     epochs: float = doc("If > 0, train for this many passes over the data instead of `steps`.", 0.0)
     batch_size: int = doc("Images per batch per process.", 64)
     lr: float = doc("If > 0, the Adam learning rate of every player instead of the model's own (a shared lr sweep).", 0.0)
@@ -77,12 +81,12 @@ class RunConfig:
     """Everything that defines a run."""
 
     model: str
-    preset: str | None = None
     dataset: str = DEFAULT_DATASET
     data_dir: str | None = None
     train: TrainConfig = field(default_factory=TrainConfig)
     model_config: dict[str, Any] = field(default_factory=dict)
     data_config: dict[str, Any] = field(default_factory=dict)
+    preset: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return json.loads(json.dumps(dataclasses.asdict(self)))
@@ -162,6 +166,18 @@ def resolve_run_config(
         values["model"] = model
     if "model" not in values:
         raise ConfigError("no model given: genzoo run MODEL (see `genzoo list models`)")
+    spec = None
+    if preset or base is None:
+        from genzoo.registry import get_registry
+
+        spec = (registry or get_registry()).get("model", values["model"])
+    if preset:  # after the file, before the flags and --set, as the docstring says
+        presets = getattr(spec, "presets", None) or {}
+        if preset not in presets:
+            known = ", ".join(sorted(presets)) or "none"
+            raise ConfigError(f"model '{values['model']}' has no preset {preset!r} (presets: {known})")
+        values["preset"] = preset
+        values = apply_overrides(values, route_overrides([f"{k}={json.dumps(v)}" for k, v in presets[preset].items()]))
     for key, value in (flags or {}).items():
         if value is None:
             continue
@@ -171,19 +187,7 @@ def resolve_run_config(
             values.setdefault("train", {})[key] = value
         if key == "steps":  # --steps replaces an epoch budget (a resumed run may have one)
             values["train"]["epochs"] = 0.0
-    spec = None
-    if preset or base is None:
-        from genzoo.registry import get_registry
-
-        spec = (registry or get_registry()).get("model", values["model"])
     routed = route_overrides(overrides or [])
-    if preset:
-        presets = getattr(spec, "presets", None) or {}
-        if preset not in presets:
-            known = ", ".join(sorted(presets)) or "none"
-            raise ConfigError(f"model '{values['model']}' has no preset {preset!r} (presets: {known})")
-        values["preset"] = preset
-        routed = route_overrides([f"{k}={json.dumps(v)}" for k, v in presets[preset].items()]) + routed
     values = apply_overrides(values, routed)
     train_values = values.setdefault("train", {})
     default_steps = getattr(spec, "default_steps", None)

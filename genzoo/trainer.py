@@ -53,7 +53,7 @@ from genzoo.train_state import STATE_FILENAME, load_train_state, restore_rng, sa
 
 # Settings that define what is being trained: a resumed run must keep them.
 FIXED_ON_RESUME = ("model", "dataset", "model_config", "data_config")
-FIXED_TRAIN_ON_RESUME = ("batch_size", "seed", "holdout")
+FIXED_TRAIN_ON_RESUME = ("batch_size", "seed", "holdout", "lr")  # a saved optimiser state restores its own lr
 CHECKPOINT_DIR = "checkpoints"
 CONFIG_FILENAME = "config.json"
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -217,7 +217,8 @@ class Trainer:
         saved_path = self.run_dir / CONFIG_FILENAME
         if not saved_path.is_file():
             raise ConfigError(f"{self.run_dir} has checkpoints but no {CONFIG_FILENAME}; cannot resume it")
-        saved, new = json.loads(saved_path.read_text()), self.config.to_dict()
+        # Through RunConfig so a folder written before a train field existed compares at its default.
+        saved, new = RunConfig.from_dict(json.loads(saved_path.read_text())).to_dict(), self.config.to_dict()
         changed = [k for k in FIXED_ON_RESUME if saved.get(k) != new.get(k)]
         changed += [f"train.{k}" for k in FIXED_TRAIN_ON_RESUME if saved.get("train", {}).get(k) != new["train"].get(k)]
         if changed:

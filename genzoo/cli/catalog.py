@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ from genzoo.errors import CheckpointError, UnknownNameError
 
 PLURALS = {"models": "model", "losses": "loss", "datasets": "dataset", "metrics": "metric"}
 KIND_FIELDS = {  # kind-specific spec fields shown by `genzoo info`
+    "model": ("default_steps", "presets"),
     "loss": ("role",),
     "dataset": ("splits", "eval_split", "license", "citation", "obtain"),
     "metric": ("higher_is_better", "requires"),
@@ -45,7 +46,7 @@ def _entry_json(kind: str, name: str, entry: Any) -> dict[str, Any]:
     }
     for field_name in KIND_FIELDS.get(kind, ()):
         value = getattr(entry.spec, field_name)
-        data[field_name] = list(value) if isinstance(value, tuple) else value
+        data[field_name] = list(value) if isinstance(value, tuple) else dict(value) if isinstance(value, Mapping) else value
     return data
 
 
@@ -185,7 +186,7 @@ def register(app: typer.Typer, get_host: Callable[[], Any]) -> None:
                                  f"{data['plugin']} ({data['distribution']} {data['version']})")
             console.stdout.print(f"  {data['summary']}")
             for field_name in KIND_FIELDS.get(data["kind"], ()):
-                console.stdout.print(f"  {field_name}: {data[field_name]}")
+                console.stdout.print(f"  {field_name}: {escape(str(data[field_name]))}")
             if data["tags"]:
                 console.stdout.print(f"  tags: {', '.join(data['tags'])}")
             if data["config"]:

@@ -109,6 +109,7 @@ class RunRecord:
     images_seen: int
     seconds: float
     checkpoints: list[str] = field(default_factory=list)
+    config: dict[str, Any] = field(default_factory=dict)  # the resolved run config: reuse only if it matches
 
 
 class ReportBuilder:
@@ -120,6 +121,8 @@ class ReportBuilder:
         settings.check()
         self.s = settings
         self.registry = registry or get_registry()
+        for name in {*settings.models, settings.sweep_model, *settings.likelihood_models}:
+            self.registry.get("model", name)  # an unknown name fails now, not after hours of training
         self.log = log
         self.out = Path(settings.out)
         self.results: dict[str, Any] = {"settings": _jsonable(asdict(settings)), "runs": {}}
@@ -157,18 +160,16 @@ class ReportBuilder:
         }
 
     # --- training ---------------------------------------------------------------------------
-    def train(self, run: plan.RunSpec, curve_points: int = 0) -> Path:
-        """The run's folder, trained now unless a finished run is there already."""
+    def train(self, run: plan.RunSpec, curve_points: int = 0) -> Path | None:
+        """The run's folder, trained now unless the same run finished there already; ``None`` (and a
+        log line) when training failed, so one diverged run costs its cell a seed, not the report."""
+        from genzoo.errors import GenzooError
         from genzoo.runconfig import resolve_run_config
         from genzoo.trainer import train
 
+        s = self.s
         run_dir = self.out / "runs" / run.key
         self.run_dirs[run.key] = run_dir
-        record_path = run_dir / RUN_RECORD
-        if record_path.is_file() and (run_dir / "model.safetensors").is_file():
-            self.results["runs"][run.key] = json.loads(record_path.read_text())
-            return run_dir
-        s = self.s
         flags: dict[str, Any] = {"dataset": s.dataset, "data_dir": s.data_dir, "steps": s.steps,
                                  "batch_size": s.batch_size, "seed": run.seed, "device": s.device}  # fmt: skip
         overrides = [f"{k}={json.dumps(v)}" for k, v in run.overrides]
@@ -179,15 +180,32 @@ class ReportBuilder:
         every = max(1, math.ceil(steps / curve_points)) if curve_points else 0  # the last is the final step
         config.train.checkpoint_every = every
         config.train.keep_last = curve_points + 1 if curve_points else 1
+        requested = _jsonable(config.to_dict())  # as asked for (the trainer resolves config in place)
+        record_path = run_dir / RUN_RECORD
+        if record_path.is_file() and (run_dir / "model.safetensors").is_file():
+            record = json.loads(record_path.read_text())
+            if _trained_settings(record.get("config")) != _trained_settings(requested):
+                raise ConfigError(
+                    f"{run_dir} was trained with other settings than this report asks for; "
+                    "give another --out (or delete that folder to retrain it)"
+                )
+            self.results["runs"][run.key] = record
+            return run_dir
         self.log(f"training {run.key} ({steps} steps)")
         started = time.perf_counter()
-        result = train(config, run_dir, registry=self.registry)
+        try:
+            result = train(config, run_dir, registry=self.registry)
+        except GenzooError as exc:
+            self.log(f"{run.key} failed, scored as missing: {exc}")
+            self.results["runs"][run.key] = {"failed": str(exc)}
+            return None
         seconds = time.perf_counter() - started
         model = self.registry.build_model(run.model, self.registry.make_config(
             self.registry.get("model", run.model), config.model_config), self.real.shape[1:])  # fmt: skip
         batches = sum(p.steps for p in model.players())
         checkpoints = sorted(p.name for p in (run_dir / "checkpoints").glob("step-*")) if every else []
-        record = RunRecord(result.step, result.step * batches * s.batch_size, round(seconds, 1), checkpoints)
+        images = result.step * batches * config.train.batch_size
+        record = RunRecord(result.step, images, round(seconds, 1), checkpoints, requested)
         record_path.write_text(json.dumps(asdict(record)) + "\n")
         self.results["runs"][run.key] = asdict(record)
         return run_dir
@@ -239,9 +257,10 @@ class ReportBuilder:
         for i, run in enumerate(runs):
             run_dir = self.train(run, curve_points)
             label = samples_label if i == 0 else None
-            per_seed.append(self.score(run_dir / "model.safetensors", metrics, self.real, self.reference,
-                                       keep_samples=label))  # fmt: skip
-        return summarise(per_seed, [r.key for r in runs], [self.results["runs"][r.key] for r in runs])
+            per_seed.append({} if run_dir is None else self.score(
+                run_dir / "model.safetensors", metrics, self.real, self.reference, keep_samples=label))  # fmt: skip
+        records = [self.results["runs"][r.key] for r in runs if "failed" not in self.results["runs"][r.key]]
+        return summarise(per_seed, [r.key for r in runs], records)
 
     # --- the protocol -------------------------------------------------------------------------
     def _presets(self, model: str) -> dict[str, Any]:
@@ -255,10 +274,11 @@ class ReportBuilder:
             fids: dict[float, float] = {}
             for run in plan.sweep_runs([model], s.sweep_lrs, s.holdout, s.seeds[0]):
                 run_dir = self.train(run)
-                values = self.score(run_dir / "model.safetensors", ("fid",), self.validation, None)
-                fids[run.override_dict()["train.lr"]] = values.get("fid", float("nan"))
-            best[model] = plan.best_lr(fids)
-            table[model] = {f"{lr:g}": v for lr, v in fids.items()}
+                values = {} if run_dir is None else self.score(run_dir / "model.safetensors", ("fid",), self.validation, None)
+                fids[run.override_dict().get("train.lr", plan.OWN_LR)] = values.get("fid", float("nan"))
+            choice = plan.best_lr(fids)
+            best[model] = None if choice == plan.OWN_LR else choice
+            table[model] = {plan.lr_label(lr): v for lr, v in fids.items()}
         self.results["sweep"] = {"validation_fid": table, "best_lr": best}
         return best
 
@@ -299,7 +319,7 @@ class ReportBuilder:
         table5: dict[str, Any] = {}
         for model in s.likelihood_models:
             if model in s.models:  # the tuned runs of Table 3; models without an encoder score n/a
-                row = self.cell(plan.tuned_runs(model, best.get(model), s.seeds), LIKELIHOOD_METRICS)
+                row = self.cell(plan.tuned_runs(model, best.get(model), s.seeds), LIKELIHOOD_METRICS, s.curve_points)
                 if row["metrics"]:
                     table5[model] = row
         self.results["table5"] = table5
@@ -318,7 +338,7 @@ class ReportBuilder:
         by_step: dict[int, list[dict[str, float]]] = {}
         for run in runs:
             folder = self.run_dirs[run.key] / "checkpoints"
-            for name in self.results["runs"][run.key].get("checkpoints", []):
+            for name in self.results["runs"][run.key].get("checkpoints") or []:
                 step = int(name.split("-")[-1])
                 values = self.score(folder / name / "model.safetensors", CURVE_METRICS, real, reference)
                 by_step.setdefault(step, []).append(values)
@@ -327,6 +347,8 @@ class ReportBuilder:
     def evaluation_noise(self, run: plan.RunSpec) -> dict[str, Any]:
         """One checkpoint scored under ``eval_seeds`` evaluation seeds: the spread that is not training."""
         path = self.run_dirs[run.key] / "model.safetensors"
+        if not path.is_file():
+            return {"run": run.key, "metrics": {}}
         rows = [self.score(path, QUALITY_METRICS, self.real, self.reference, seed=1000 + i)
                 for i in range(self.s.eval_seeds)]  # fmt: skip
         return {"run": run.key, **summarise(rows)}
@@ -364,6 +386,14 @@ def summarise(per_seed: list[dict[str, float]], keys: Sequence[str] = (), record
         for field_name in ("steps", "images_seen", "seconds"):
             cell[field_name] = interval([r[field_name] for r in records]).to_dict()
     return cell
+
+
+def _trained_settings(config: dict[str, Any] | None) -> dict[str, Any]:
+    """A run config without the settings that do not change the trained model (checkpoint cadence)."""
+    config = json.loads(json.dumps(config or {}))
+    for key in ("checkpoint_every", "keep_last", "log_every", "sample_every"):
+        config.get("train", {}).pop(key, None)
+    return config
 
 
 def machine_description(device: str) -> str:

@@ -63,7 +63,9 @@ def regenerate_command(s: dict[str, Any]) -> str:
         f"--models {join(s['models'])}",
         f"--dataset {s['dataset']}",
         *( [f"--data-dir {s['data_dir']}"] if s.get("data_dir") else [] ),
-        *( [f"--test-dataset {s['test_dataset']} --test-data-dir {s['test_data_dir']}"] if s.get("test_dataset") else [] ),
+        *( [f"--test-dataset {s['test_dataset']}"] if s.get("test_dataset") else [] ),
+        *( [f"--test-data-dir {s['test_data_dir']}"] if s.get("test_data_dir") else [] ),
+        *( ["--quick"] if s.get("quick") else [] ),
         f"--steps {s['steps']}" if s.get("steps") else "",
         f"--batch-size {s['batch_size']}",
         f"--seeds {join(s['seeds'])}",
@@ -125,12 +127,13 @@ def render_markdown(results: dict[str, Any]) -> str:
     ]
     sweep = results.get("sweep")
     if sweep:
-        lrs = [f"{lr:g}" for lr in s["sweep_lrs"]]
+        lrs = ["own"] + [f"{lr:g}" for lr in s["sweep_lrs"]]
         lines += [
             "",
             "## Learning-rate sweep",
             "",
-            f"One shared grid for every model (every player's lr set by `train.lr`), seed {s['seeds'][0]}, each model "
+            f"Each model at its own learning rates (\"own\": its players' lrs and their ratios) and at one shared grid "
+            f"(every player's lr set by `train.lr`), seed {s['seeds'][0]}, each model "
             f"trained without {data.get('validation', 'a validation split')} and scored by FID on them (never on the "
             "evaluation split). The best lr is the tuned row of Table 3, retrained on the whole training split.",
             "",
@@ -139,12 +142,15 @@ def render_markdown(results: dict[str, Any]) -> str:
         ]
         for model, fids in sweep["validation_fid"].items():
             best = sweep["best_lr"].get(model)
-            lines.append(f"| {model} | " + " | ".join(fmt(fids.get(lr)) for lr in lrs) + f" | {fmt(best)} |")
+            best_text = "own" if best is None else fmt(best)
+            lines.append(f"| {model} | " + " | ".join(fmt(fids.get(lr)) for lr in lrs) + f" | {best_text} |")
     lines += [
         "",
         "## Table 3: sample quality, diversity and coverage",
         "",
-        "paper = the model's paper settings (its `paper` preset); tuned = genzoo's defaults at the sweep's best lr. "
+        "paper = the model's paper settings (its `paper` preset); tuned = genzoo's defaults, with every player at "
+        "the sweep's best shared lr where that beat the model's own lrs on validation. Each model trains for its "
+        "own default budget unless --steps is given (see Budgets): equal iterations are not equal images seen. "
         "The real-data row scores training images against the evaluation split with the same N: what a perfect "
         "model reaches. MS-SSIM is read against that row (far above: mode collapse; far below: noise). FID and KID "
         "use the shipped LeNet features (not comparable with Inception FID); recognisable = share of samples the "
@@ -159,7 +165,8 @@ def render_markdown(results: dict[str, Any]) -> str:
             "## Evaluation noise",
             "",
             f"One checkpoint per model (seed {s['seeds'][0]}, tuned) scored under {s['eval_seeds']} other evaluation "
-            "seeds (other samples, pairs and subsets): the spread that comes from evaluating, not from training. "
+            "seeds (other generated samples, MS-SSIM pairs and KID subsets; the same real images): the spread that "
+            "comes from evaluating, not from training. "
             "Figures are mean ± 95 % interval over evaluation seeds.",
             "",
             *_table(["model"], QUALITY_COLUMNS, noise),

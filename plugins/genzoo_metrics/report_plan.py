@@ -47,6 +47,13 @@ def _slug(value: Any) -> str:
     return "".join(c if c.isalnum() or c in ".-" else "_" for c in text)
 
 
+OWN_LR = 0.0  # the sweep's candidate that keeps every player's own lr (and so the model's ratios)
+
+
+def lr_label(lr: float) -> str:
+    return "own" if lr == OWN_LR else f"{lr:g}"
+
+
 def run_key(model: str, setting: str, seed: int) -> str:
     """The folder name of a run: ``gvae-tuned-lr0.0005-s1``."""
     return f"{model}-{setting}-s{seed}"
@@ -57,13 +64,14 @@ def lr_setting(lr: float) -> str:
 
 
 def sweep_runs(models: Iterable[str], lrs: Iterable[float], holdout: int, seed: int = 0) -> list[RunSpec]:
-    """The shared learning-rate sweep: every model at every lr, one seed, trained without the
-    ``holdout`` validation images."""
-    return [
-        RunSpec(run_key(m, f"val-{lr_setting(lr)}", seed), m, seed, (("train.lr", lr),), holdout=holdout)
-        for m in models
-        for lr in lrs
-    ]
+    """The shared learning-rate sweep: every model at its own lrs and at every shared lr of the grid,
+    one seed, trained without the ``holdout`` validation images."""
+    runs = []
+    for m in models:
+        runs.append(RunSpec(run_key(m, "val-own", seed), m, seed, (), holdout=holdout))
+        runs += [RunSpec(run_key(m, f"val-{lr_setting(lr)}", seed), m, seed, (("train.lr", lr),), holdout=holdout)
+                 for lr in lrs]  # fmt: skip
+    return runs
 
 
 def paper_runs(model: str, presets: Mapping[str, Any], seeds: Iterable[int]) -> list[RunSpec]:

@@ -92,7 +92,7 @@ class WGANGPLosses:
 
 @dataclass
 class WGANGPConfig:
-    """Gulrajani et al. 2017: critic without batch norm, lambda=10, 5 critic steps per generator step."""
+    """Gulrajani et al. 2017: critic without batch norm, lambda=10, ``critic_steps`` critic steps per generator step."""
 
     latent_dim: int = doc("size of z", 128)
     critic_lr: float = doc("critic Adam learning rate (two time-scale: twice the generator's; paper preset 1e-4)", 4e-4)

@@ -26,7 +26,9 @@ The paper is vague in places; what we chose and why:
   recognisable digits. ``--set lr=1e-4`` restores the paper. Betas (0.5, 0.9) from WGAN-GP's
   official code (the paper gives none). One critic step per iteration (as Kwon's alpha-WGAN, on which the paper
   builds); ``critic_steps=5`` gives WGAN-GP's ratio at five times the critic cost.
-* Latent size 128 by default so a CPU run stays short; the paper's best is 1000 (``latent_dim``).
+* Latent size 8 by default (fewest prior holes at CPU budgets, MODELS.md); the paper's best is 1000
+  (``latent_dim``). Critic weight w_adv = 10: at 1 the penalised critic's gradient (norm ~1) drowns in
+  the summed L1's (norm ~28 on 784 pixels).
 * ``code_critic=true`` is the third reading (Kwon's alpha-WGAN-GP, on which the paper builds): a code
   critic C, trained with the same ``loss.adversarial`` on prior codes z (real) against encoded codes
   z_x (fake), replaces beta * KL by beta * (-E[C(z_x)]); the report's ablation compares the two.

@@ -11,8 +11,8 @@ from genzoo.specs import ModelSpec
 
 _PKG = "genzoo_models"
 
-# Default budgets (iterations of `genzoo run MODEL`), each measured to finish in <= 10 minutes on
-# 2 CPU cores on mnist5k with the default recipe; MODELS.md has the runs that chose them.
+# Default budgets (iterations of `genzoo run MODEL`), sized from the per-step cost to take minutes on
+# 2 quiet CPU cores on mnist5k; MODELS.md has the runs behind the recipes and the measured wall times.
 GVAE_STEPS = 2000
 VAE_STEPS = 6000
 WGANGP_STEPS = 2500

@@ -38,7 +38,9 @@ def test_report_runs_the_whole_protocol_and_reuses_runs(tmp_path, metrics_regist
     table3 = results["table3"]
     assert {"real data", "tiny-vae28 (paper)", "tiny-vae28 (tuned)", "tiny-gen28 (tuned)"} <= set(table3)
     tuned = table3["tiny-vae28 (tuned)"]
-    assert len(tuned["per_seed"]) == 2 and tuned["runs"] == ["tiny-vae28-tuned-lr" + f"{results['sweep']['best_lr']['tiny-vae28']:g}-s{s}" for s in (0, 1)]
+    best = results["sweep"]["best_lr"]["tiny-vae28"]
+    setting = "tuned" if best is None else f"tuned-lr{best:g}"
+    assert len(tuned["per_seed"]) == 2 and tuned["runs"] == [f"tiny-vae28-{setting}-s{s}" for s in (0, 1)]
     # each figure is the mean and 95 % t-interval of the per-seed values
     fids = [row["fid"] for row in tuned["per_seed"]]
     expected = interval(fids)
@@ -51,7 +53,7 @@ def test_report_runs_the_whole_protocol_and_reuses_runs(tmp_path, metrics_regist
     paper_config = json.loads((out / "runs" / "tiny-vae28-paper-s0" / "config.json").read_text())
     assert paper_config["preset"] == "paper" and paper_config["model_config"]["latent_dim"] == 2
     # the sweep trained without the validation images and picked one of the grid
-    assert results["sweep"]["best_lr"]["tiny-vae28"] in (1e-3, 1e-2)
+    assert best in (None, 1e-3, 1e-2) and set(results["sweep"]["validation_fid"]["tiny-vae28"]) == {"own", "0.001", "0.01"}
     sweep_config = json.loads((out / "runs" / "tiny-vae28-val-lr0.001-s0" / "config.json").read_text())
     assert sweep_config["train"]["holdout"] == 50 and sweep_config["train"]["lr"] == 1e-3
     assert len(results["curves"]["tiny-vae28"]) == 2  # two intermediate checkpoints
@@ -66,6 +68,9 @@ def test_report_runs_the_whole_protocol_and_reuses_runs(tmp_path, metrics_regist
     assert again.exit_code == 0, again.output
     assert "training tiny-" not in again.output and "training tiny-" in result.output
     assert json.loads((out / "results.json").read_text())["table3"]["tiny-vae28 (tuned)"]["per_seed"] == tuned["per_seed"]
+    # ... but never a run trained under other settings: that is one clear line
+    other = CliRunner().invoke(app, [*args[:-2], "--batch-size", "4", "--out", str(out)])
+    assert other.exit_code == 1 and "was trained with other settings" in other.output
 
 
 def test_report_refuses_settings_that_make_no_sense(tmp_path, metrics_registry) -> None:

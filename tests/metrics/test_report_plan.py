@@ -25,8 +25,10 @@ def test_a_model_without_a_paper_preset_uses_its_defaults() -> None:
 
 def test_sweep_trains_without_the_validation_images_and_picks_the_lowest_fid() -> None:
     runs = plan.sweep_runs(["gvae", "vae"], (1e-4, 1e-3), holdout=500)
-    assert len(runs) == 4 and all(r.holdout == 500 and r.seed == 0 for r in runs)
-    assert {r.override_dict()["train.lr"] for r in runs} == {1e-4, 1e-3}
+    assert len(runs) == 6 and all(r.holdout == 500 and r.seed == 0 for r in runs)
+    # each model's own lrs (its players' ratios kept) compete with the shared grid
+    assert {r.override_dict().get("train.lr", plan.OWN_LR) for r in runs} == {plan.OWN_LR, 1e-4, 1e-3}
+    assert plan.best_lr({plan.OWN_LR: 5.0, 1e-4: 7.0}) == plan.OWN_LR
     assert plan.best_lr({1e-4: 12.0, 3e-4: 7.5, 1e-3: float("nan")}) == 3e-4
     assert plan.best_lr({1e-4: float("nan")}) is None
 
