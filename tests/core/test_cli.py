@@ -42,7 +42,8 @@ def test_list_json_names_each_component_with_its_provider(app):
     assert result.exit_code == 0, result.output
     rows = json.loads(result.stdout)
     assert rows == [{"kind": "model", "name": "tiny-gan", "plugin": "tiny", "distribution": "genzoo-tiny",
-                     "version": "0.0.1", "summary": "A tiny MLP GAN for tests", "tags": ["test"]}]
+                     "version": "0.0.1", "summary": "A tiny MLP GAN for tests", "tags": ["test"],
+                     "default_steps": None, "presets": {}}]
 
 
 def test_list_table_and_unknown_kind(app):
