@@ -11,18 +11,19 @@ safetensors holds raw tensors and a JSON header, never code.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
-import struct
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from genzoo.errors import CheckpointError
+from genzoo.errors import CheckpointError, GenzooError, OutputError
+from genzoo.safejson import MAX_DEPTH, loads_bounded, printable
+from genzoo.tensorfile import FLOAT_DTYPES, MAX_HEADER_BYTES, read_header, write_safetensors
 
 MODEL_FORMAT = "genzoo-model/1"
 MODEL_FILENAME = "model.safetensors"
-MAX_HEADER_BYTES = 100 * 1024 * 1024
 META_KEYS = (
     "format",
     "model",
@@ -57,62 +58,39 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     """Write ``path`` through ``write(tmp)``, fsync it, then rename into place.
 
     A failure (a full disk, a crash, an exception in ``write``) leaves any previous ``path``
-    untouched and removes the temporary file.
+    untouched and removes the temporary file; a disk error is one :class:`OutputError` line.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         write(tmp)
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         tmp.unlink(missing_ok=True)
-        raise
+        if isinstance(exc, GenzooError) or not is_write_failure(exc):
+            raise
+        raise OutputError(f"could not write {path}: {describe_write_failure(exc)}") from None
     fsync_dir(path.parent)
     return path
 
 
-# --- reading the header -----------------------------------------------------------------------
-def _sniff_not_safetensors(head: bytes) -> str | None:
-    if head[:1] == b"\x80" or head[:2] == b"PK":
-        return "is a pickle / torch.save file; genzoo loads only safetensors and never unpickles"
-    return None
+def is_write_failure(exc: BaseException) -> bool:
+    """An OSError, or a safetensors error that wraps one (a full disk inside ``save_file``)."""
+    return isinstance(exc, OSError) or type(exc).__name__ == "SafetensorError"
 
 
-def read_header(path: str | Path) -> tuple[dict[str, Any], dict[str, str]]:
-    """Parse a safetensors header without touching the tensors: ``(tensor_index, metadata)``."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / MODEL_FILENAME
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint {path} does not exist")
-    size = path.stat().st_size
-    with path.open("rb") as handle:
-        head = handle.read(8)
-        header_len = struct.unpack("<Q", head)[0] if len(head) == 8 else 0
-        raw = handle.read(header_len) if 0 < header_len <= min(MAX_HEADER_BYTES, size - 8) else b""
-    try:
-        header = json.loads(raw) if raw else None
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        header = None
-    if header is None:
-        # Only now look for the usual impostors, to say what the file is instead.
-        reason = _sniff_not_safetensors(head) or "is not a safetensors file, or it is truncated"
-        raise CheckpointError(f"{path} {reason}")
-    if not isinstance(header, dict):
-        raise CheckpointError(f"{path} is not a safetensors file")
-    metadata = header.pop("__metadata__", None) or {}
-    data_end = max((int(v["data_offsets"][1]) for v in header.values() if isinstance(v, dict)), default=0)
-    if 8 + header_len + data_end > size:
-        raise CheckpointError(
-            f"{path} is truncated ({size} bytes, the header promises {8 + header_len + data_end}); "
-            "copy or download it again"
-        )
-    return header, metadata
+def describe_write_failure(exc: BaseException) -> str:
+    if isinstance(exc, OSError):
+        hint = {errno.ENOSPC: "; free some space or write elsewhere", errno.EROFS: "; write elsewhere",
+                errno.EACCES: "; write elsewhere", errno.EDQUOT: "; free some space or write elsewhere"}
+        return f"{exc.strerror or exc}{hint.get(exc.errno, '')}"
+    return printable(str(exc))
 
 
+# --- reading the header (validated in genzoo.tensorfile) ----------------------------------------
 def read_metadata(path: str | Path) -> dict[str, Any]:
     """The genzoo metadata of a model checkpoint, JSON fields decoded."""
     _, raw = read_header(path)
@@ -125,11 +103,26 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
         raise CheckpointError(f"{path} lacks checkpoint metadata: {', '.join(missing)}")
     meta: dict[str, Any] = {}
     for key, value in raw.items():
-        try:
-            meta[key] = json.loads(value) if key in _JSON_KEYS else value
-        except json.JSONDecodeError:
-            raise CheckpointError(f"{path}: metadata field {key!r} is not valid JSON") from None
+        if key in _JSON_KEYS:
+            value = loads_bounded(value, f"{path}: metadata field {printable(key, 40)!r}", CheckpointError,
+                                  max_bytes=MAX_HEADER_BYTES, max_depth=MAX_DEPTH)
+        meta[key] = value
+    _check_meta_types(meta, path)
     return meta
+
+
+_META_TYPES = {"config": dict, "dataset_config": dict, "data_shape": list, "normalisation": dict, "step": int}
+
+
+def _check_meta_types(meta: dict[str, Any], path: Path) -> None:
+    for key, kind in _META_TYPES.items():
+        if not isinstance(meta[key], kind) or isinstance(meta[key], bool):
+            raise CheckpointError(f"{path}: metadata field {key!r} must be a JSON {kind.__name__}")
+    shape = meta["data_shape"]
+    if not 1 <= len(shape) <= 4 or not all(isinstance(d, int) and not isinstance(d, bool) and 1 <= d <= 65536 for d in shape):
+        raise CheckpointError(f"{path}: metadata data_shape {printable(shape, 60)} is not 1 to 4 sizes between 1 and 65536")
+    if meta["step"] < 0:
+        raise CheckpointError(f"{path}: metadata step must be >= 0")
 
 
 _JSON_KEYS = {"config", "dataset_config", "data_shape", "normalisation", "step", "extra", "components"}
@@ -162,16 +155,15 @@ def state_tensors(module: Any) -> dict[str, Any]:
 
 
 def save_model(path: str | Path, model: Any, meta: dict[str, Any]) -> Path:
-    """Write a self-describing model checkpoint atomically."""
-    from safetensors.torch import save_file
-
+    """Write a self-describing model checkpoint atomically (the same model gives the same bytes)."""
     metadata = encode_metadata(meta)
     tensors = state_tensors(model)
-    return atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
+    return atomic_write(path, lambda tmp: write_safetensors(tmp, tensors, metadata))
 
 
 def load_weights(model: Any, state: dict[str, Any], context: str) -> None:
-    """Load a state dict exactly; a missing, extra or mis-shaped tensor is one CheckpointError line."""
+    """Load a state dict exactly; a missing, extra, mis-shaped or mis-typed tensor is one CheckpointError line."""
+    check_state(model.state_dict(), {k: (str(v.dtype), v.is_floating_point(), list(v.shape)) for k, v in state.items()}, context)
     try:
         result = model.load_state_dict(state, strict=False)
     except RuntimeError as exc:
@@ -179,6 +171,46 @@ def load_weights(model: Any, state: dict[str, Any], context: str) -> None:
         raise CheckpointError(f"{context}: {detail}") from None
     if result.missing_keys or result.unexpected_keys:
         raise CheckpointError(f"{context}: missing {result.missing_keys[:3]}, unexpected {result.unexpected_keys[:3]}")
+
+
+def check_state(expected: dict[str, Any], found: dict[str, tuple[str, bool, list[int]]], context: str) -> None:
+    """The file's tensors (``name -> (dtype, is_float, shape)``) are exactly the model's, float where it is."""
+    missing = [k for k in expected if k not in found]
+    unexpected = [printable(k, 60) for k in found if k not in expected]
+    if missing or unexpected:
+        raise CheckpointError(f"{context}: missing {missing[:3]}, unexpected {unexpected[:3]}")
+    for key, tensor in expected.items():
+        dtype, is_float, shape = found[key]
+        if list(tensor.shape) != list(shape):
+            raise CheckpointError(
+                f"{context}: size mismatch for {key}: the file has shape {list(shape)}, the model {list(tensor.shape)}"
+            )
+        if tensor.is_floating_point() and not is_float:
+            raise CheckpointError(f"{context}: {key} is stored as {printable(dtype, 20)}, which cannot hold float weights")
+
+
+def check_finite(state: dict[str, Any], context: str) -> None:
+    """Refuse weights holding NaN or infinity (a diverged or tampered checkpoint)."""
+    import torch
+
+    bad = [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        raise CheckpointError(f"{context}: {len(bad)} weight tensor(s) hold NaN or infinity ({bad[0]}, ...); "
+                              "the model diverged or the file was changed")
+
+
+def _build_checked(registry: Any, entry: Any, meta: dict[str, Any], header: dict[str, Any], context: str) -> Any:
+    """Build the model, but first on the meta device to compare its tensors with the header's without
+    allocating anything, so a config asking for a 10^9-wide latent is refused instead of built."""
+    from genzoo.sizes import meta_model
+
+    def build() -> Any:
+        return registry.build_model(entry.qualified_name, meta["config"], meta["data_shape"])
+
+    skeleton = meta_model(build)
+    if skeleton is not None:
+        check_state(skeleton.state_dict(), {k: (v["dtype"], v["dtype"] in FLOAT_DTYPES, v["shape"]) for k, v in header.items()}, context)
+    return build()
 
 
 def load_model(path: str | Path, device: str = "cpu", registry: Any = None) -> tuple[Any, dict[str, Any]]:
@@ -192,20 +224,23 @@ def load_model(path: str | Path, device: str = "cpu", registry: Any = None) -> t
     if path.is_dir():
         path = path / MODEL_FILENAME
     meta = read_metadata(path)
+    header, _ = read_header(path)
     registry = registry or get_registry()
     entry = registry.require(
         "model", meta["model"], meta["plugin"], needed_by=str(path),
         distribution=meta.get("plugin_distribution") or "", version=meta.get("plugin_version") or "",
     )
+    context = f"{path} does not fit model '{meta['model']}' of plugin {entry.plugin.name} {entry.plugin.version}"
     # The losses (and any other component) the model composes resolve to the plugins that
     # provided them when the checkpoint was written, not to whatever uses that name here.
     with registry.pinned(meta.get("components"), needed_by=str(path)):
-        model = registry.build_model(entry.qualified_name, meta["config"], meta["data_shape"])
+        model = _build_checked(registry, entry, meta, header, context)
     try:
         state = load_file(str(path), device="cpu")
     except (SafetensorError, OSError, ValueError) as exc:
-        raise CheckpointError(f"{path} could not be read as safetensors: {exc}") from None
-    load_weights(model, state, f"{path} does not fit model '{meta['model']}' of plugin {entry.plugin.name} {entry.plugin.version}")
+        raise CheckpointError(f"{path} could not be read as safetensors: {printable(exc)}") from None
+    check_finite(state, str(path))
+    load_weights(model, state, context)
     model.to(device)
     model.eval()
     return model, meta

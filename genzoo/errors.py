@@ -55,3 +55,7 @@ class NotApplicable(GenzooError):
 
 class TrainingDiverged(GenzooError):
     """A loss became NaN or infinite."""
+
+
+class OutputError(GenzooError):
+    """A file could not be written: a full or read-only disk, a missing permission."""

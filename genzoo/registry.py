@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from genzoo import config as config_tools
+from genzoo.safejson import pip_hint, printable
 from genzoo.errors import (
     AmbiguousNameError,
     ConfigError,
@@ -164,12 +165,11 @@ class Registry:
             what = f"{needed_by} needs {kind} '{name}' from plugin '{plugin}'"
         else:
             what = f"{kind} '{plugin}:{name}' comes from plugin '{plugin}'"
+        what = printable(what, 600)  # names from a checkpoint's metadata: anyone's text
         record = self.host.records.get(plugin)
-        requirement = f"{distribution or (record.distribution if record else '') or plugin}"
-        if version:
-            requirement += f">={version}"
+        install = pip_hint(distribution or (record.distribution if record else "") or plugin, version)
         if record is None:
-            return PluginMissingError(f"{what}, which is not installed: pip install '{requirement}'")
+            return PluginMissingError(f"{what}, which is not installed: {install}")
         if record.status == "disabled":
             return PluginMissingError(
                 f"{what}, which is installed but disabled by {DISABLE_ENV}; remove '{plugin}' "
@@ -181,8 +181,8 @@ class Registry:
                 f"{record.error} (see `genzoo plugins`; {STRICT_ENV}=1 shows the traceback)"
             )
         return PluginMissingError(
-            f"{what}, but {record.describe()} installed here provides no {kind} '{name}': "
-            f"pip install '{requirement}'"
+            f"{what}, but {record.describe()} installed here provides no {kind} '{printable(name, 60)}': "
+            f"{install}"
         )
 
     def require(self, kind: str, name: str, plugin: str, *, needed_by: str, distribution: str = "",

@@ -16,8 +16,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from genzoo.checkpoint import atomic_write, read_header
+from genzoo.checkpoint import atomic_write
 from genzoo.errors import CheckpointError
+from genzoo.safejson import loads_bounded
+from genzoo.tensorfile import MAX_HEADER_BYTES, read_header, write_safetensors
 
 STATE_FORMAT = "genzoo-train-state/1"
 STATE_FILENAME = "trainer_state.safetensors"
@@ -83,8 +85,6 @@ def save_train_state(
     extra: dict[str, Any] | None = None,
 ) -> Path:
     """Write the training state atomically."""
-    from safetensors.torch import save_file
-
     tensors: dict[str, torch.Tensor] = {"fixed_noise": fixed_noise.detach().cpu().contiguous()}
     optim_info: dict[str, Any] = {}
     for name, optimizer in optimizers.items():
@@ -100,25 +100,39 @@ def save_train_state(
         "rng": json.dumps(rng_info),
         "extra": json.dumps(extra or {}),
     }
-    return atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
+    return atomic_write(path, lambda tmp: write_safetensors(tmp, tensors, metadata))
 
 
 def load_train_state(path: str | Path) -> dict[str, Any]:
-    """Read a training state written by :func:`save_train_state`."""
+    """Read a training state written by :func:`save_train_state`; anything malformed is one line."""
+    from safetensors import SafetensorError
     from safetensors.torch import load_file
 
     _, metadata = read_header(path)
     if metadata.get("format") != STATE_FORMAT:
         raise CheckpointError(f"{path} is not a genzoo training state ({STATE_FORMAT})")
-    tensors = load_file(str(path), device="cpu")
-    optim_info = json.loads(metadata["optimizers"])
-    return {
-        "step": int(metadata["step"]),
-        "data_position": json.loads(metadata["data_position"]),
-        "optimizers": {key.split("/", 1)[1]: _unflatten_optimizer(key, tensors, optim_info) for key in optim_info},
-        "scalers": json.loads(metadata["scalers"]),
-        "rng_tensors": {k: v for k, v in tensors.items() if k.startswith("rng/")},
-        "rng_info": json.loads(metadata["rng"]),
-        "fixed_noise": tensors["fixed_noise"],
-        "extra": json.loads(metadata["extra"]),
-    }
+
+    def field(key: str) -> Any:
+        if key not in metadata:
+            raise CheckpointError(f"{path} lacks training-state field {key!r}")
+        return loads_bounded(metadata[key], f"{path}: field {key!r}", CheckpointError, max_bytes=MAX_HEADER_BYTES)
+
+    try:
+        tensors = load_file(str(path), device="cpu")
+        optim_info = field("optimizers")
+        state = {
+            "step": int(field("step")),
+            "data_position": field("data_position"),
+            "optimizers": {key.split("/", 1)[1]: _unflatten_optimizer(key, tensors, optim_info) for key in optim_info},
+            "scalers": field("scalers"),
+            "rng_tensors": {k: v for k, v in tensors.items() if k.startswith("rng/")},
+            "rng_info": field("rng"),
+            "fixed_noise": tensors["fixed_noise"],
+            "extra": field("extra"),
+        }
+        int(state["data_position"]["epoch"]), int(state["data_position"]["batch"])
+    except (SafetensorError, OSError) as exc:
+        raise CheckpointError(f"{path} could not be read as safetensors: {exc}") from None
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        raise CheckpointError(f"{path} is not a well-formed training state ({type(exc).__name__}: {exc})") from None
+    return state

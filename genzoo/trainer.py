@@ -16,7 +16,6 @@ checkpoints and resume. A run folder holds::
 
 from __future__ import annotations
 
-import json
 import math
 import shutil
 import signal
@@ -34,21 +33,27 @@ from genzoo.checkpoint import (
     MODEL_FILENAME,
     atomic_write,
     fsync_dir,
+    is_write_failure,
     load_weights,
     model_metadata,
-    read_metadata,
     save_model,
 )
 from genzoo.config import to_dict
 from genzoo.data import split_holdout
 from genzoo.distributed import barrier, init_distributed, mean_across_ranks, shutdown_distributed
-from genzoo.errors import CheckpointError, ConfigError, GenzooError, TrainingDiverged
+from genzoo.errors import CheckpointError, ConfigError, GenzooError, OutputError, TrainingDiverged
 from genzoo.images import plot_loss_curves, save_grid
 from genzoo.progress import TrainingProgress
 from genzoo.runconfig import RunConfig
+from genzoo.sizes import check_model_size
+from genzoo.runfolder import (
+    append_jsonl, clean_leftovers, flatten, is_optimiser_setting, load_newest_valid, newest_metadata, notice,
+    read_run_config,
+    record_history, trim_metrics,
+)
 from genzoo.steps import StepOptions, build_optimizers, check_players, run_iteration
 from genzoo.tracking import RunLogger
-from genzoo.train_state import STATE_FILENAME, load_train_state, restore_rng, save_train_state
+from genzoo.train_state import STATE_FILENAME, restore_rng, save_train_state
 
 # Settings that define what is being trained: a resumed run must keep them.
 FIXED_ON_RESUME = ("model", "dataset", "model_config", "data_config")
@@ -108,6 +113,16 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
+def check_optimiser_settings(players: list[Any]) -> None:
+    """Every player's lr is a positive finite number and its betas lie in [0, 1)."""
+    for player in players:
+        lr, betas = player.lr, tuple(player.betas)
+        if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
+            raise ConfigError(f"player {player.name!r} has lr={lr}; set a positive finite learning rate (--set lr=...)")
+        if len(betas) != 2 or not all(isinstance(b, (int, float)) and 0 <= b < 1 for b in betas):
+            raise ConfigError(f"player {player.name!r} has betas={betas}; each must lie in [0, 1)")
+
+
 def seed_everything(seed: int) -> None:
     import random
 
@@ -158,9 +173,9 @@ class Trainer:
         self.dist = init_distributed(self.device.type)
         if self.dist.enabled and self.device.type == "cuda":
             self.device = torch.device("cuda", self.dist.local_rank)
-        resumed = latest_checkpoint(self.run_dir)
         # A resumed run needs the plugins its checkpoint was written with: say which, not "unknown model".
-        meta = read_metadata(resumed / MODEL_FILENAME) if resumed is not None else {}
+        # (A damaged newest checkpoint is skipped here and reported when the run resumes.)
+        meta = newest_metadata(checkpoint_dirs(self.run_dir))
         with self.registry.pinned(meta.get("components"), needed_by=f"--resume {self.run_dir}"):
             self._build(meta)
 
@@ -188,8 +203,13 @@ class Trainer:
         # Record the *resolved* configs, so a resumed run rebuilds the same networks even if a
         # plugin's defaults change in between.
         cfg.model_config, cfg.data_config = to_dict(self.model_config), to_dict(self.dataset_config)
-        self.model = self.registry.build_model(self.model_entry.qualified_name, self.model_config, self.dataset.shape)
+        if cfg.data_dir and "embedded" in dataset_entry.spec.tags and self.dist.is_main:
+            notice(f"data set '{dataset_entry.name}' is embedded and does not read --data-dir {cfg.data_dir}; ignoring it")
+        build = lambda: self.registry.build_model(self.model_entry.qualified_name, self.model_config, self.dataset.shape)  # noqa: E731
+        check_model_size(build, f"model '{cfg.model}' as configured", self.device)
+        self.model = build()
         self.players = check_players(self.model)
+        check_optimiser_settings(self.players)
         self.model.to(self.device)
         if train.channels_last and self.device.type == "cuda" and len(self.dataset.shape) == 3:
             self.model.to(memory_format=torch.channels_last)
@@ -212,39 +232,58 @@ class Trainer:
         self.step = 0
         torch.manual_seed(train.seed + 7919 * self.dist.rank)  # per-rank noise from here on
 
-    def _check_resume_compatible(self) -> None:
-        saved_path = self.run_dir / CONFIG_FILENAME
-        if not saved_path.is_file():
-            raise ConfigError(f"{self.run_dir} has checkpoints but no {CONFIG_FILENAME}; cannot resume it")
+    def _check_resume_compatible(self) -> dict[str, Any]:
+        """Refuse changes to what is trained; return the optimiser settings (lr, betas) that changed."""
         # Through RunConfig so a folder written before a train field existed compares at its default.
-        saved, new = RunConfig.from_dict(json.loads(saved_path.read_text())).to_dict(), self.config.to_dict()
-        changed = [k for k in FIXED_ON_RESUME if saved.get(k) != new.get(k)]
+        saved, new = RunConfig.from_dict(read_run_config(self.run_dir)).to_dict(), self.config.to_dict()
+        old_flat = flatten({k: saved.get(k) for k in ("model_config", "data_config")})
+        new_flat = flatten({k: new.get(k) for k in ("model_config", "data_config")})
+        retuned = {k: [old_flat.get(k), new_flat.get(k)] for k in sorted(set(old_flat) | set(new_flat))
+                   if old_flat.get(k) != new_flat.get(k) and is_optimiser_setting(k)}
+        for key in retuned:  # lr and betas may change on resume (lowering lr after a divergence)
+            old_flat[key] = new_flat.get(key)
+        changed = [k for k in FIXED_ON_RESUME if k not in ("model_config", "data_config") and saved.get(k) != new.get(k)]
+        changed += [k for k in ("model_config", "data_config")
+                    if {p: v for p, v in old_flat.items() if p.startswith(k + ".") or p == k}
+                    != {p: v for p, v in new_flat.items() if p.startswith(k + ".") or p == k}]
         changed += [f"train.{k}" for k in FIXED_TRAIN_ON_RESUME if saved.get("train", {}).get(k) != new["train"].get(k)]
         if changed:
             raise ConfigError(
                 f"{self.run_dir} was trained with different {', '.join(changed)}; resume without changing them, "
                 "or start a new run in another folder"
             )
+        return retuned
 
-    def _resume(self, checkpoint: Path) -> None:
-        from safetensors.torch import load_file
-
-        self._check_resume_compatible()
-
-        state = load_train_state(checkpoint / STATE_FILENAME)
-        weights = load_file(str(checkpoint / MODEL_FILENAME), device="cpu")
+    def _resume(self, folders: list[Path] | Path) -> None:
+        """Continue from the newest of ``folders`` (oldest first) that verifies."""
+        retuned = self._check_resume_compatible()
+        folders = [folders] if isinstance(folders, Path) else folders
+        checkpoint, weights, state = load_newest_valid(self.run_dir, folders)
+        if self.dist.is_main:
+            notice(f"resuming {self.run_dir} from {checkpoint.name}")
         load_weights(self.model, weights, f"{checkpoint} does not fit model '{self.config.model}' as configured now")
         for name, optimizer in self.optimizers.items():
             if name not in state["optimizers"]:
                 raise CheckpointError(f"{checkpoint} has no optimiser state for player {name!r}")
-            optimizer.load_state_dict(state["optimizers"][name])
+            wanted = [(group["lr"], group["betas"]) for group in optimizer.param_groups]
+            try:
+                optimizer.load_state_dict(state["optimizers"][name])
+            except (ValueError, KeyError, TypeError) as exc:
+                raise CheckpointError(f"{checkpoint}: optimiser state of player {name!r} does not fit ({exc})") from None
+            if retuned:  # the new settings replace the saved ones; the moment estimates are kept
+                for group, (lr, betas) in zip(optimizer.param_groups, wanted):
+                    group["lr"], group["betas"] = lr, betas
+        if retuned and self.dist.is_main:
+            record_history(self.run_dir, state["step"], retuned)
+            notice(f"optimiser settings changed on resume at step {state['step']}: "
+                   + ", ".join(f"{k} {a} -> {b}" for k, (a, b) in retuned.items()))
         for name, scaler in self.options.scalers.items():
             if name in state["scalers"]:
                 scaler.load_state_dict(state["scalers"][name])
         self.fixed_noise = state["fixed_noise"].to(self.device)
         self.step = state["step"]
         if self.dist.is_main:
-            _truncate_metrics(self.run_dir / "metrics.jsonl", self.step)
+            trim_metrics(self.run_dir / "metrics.jsonl", self.step)
         self.stream.seek(state["data_position"]["epoch"], state["data_position"]["batch"])
         if self.dist.is_main:
             restore_rng(state["rng_tensors"], state["rng_info"])
@@ -285,6 +324,9 @@ class Trainer:
         root = self.run_dir / CHECKPOINT_DIR
         final = root / f"step-{self.step:08d}"
         tmp = root / f".step-{self.step:08d}.tmp"
+        bad = [name for name, p in self.model.state_dict().items() if p.is_floating_point() and not bool(torch.isfinite(p).all())]
+        if bad:
+            raise TrainingDiverged(f"the weights became non-finite by step {self.step} ({bad[0]}); not saving them")
         try:
             if tmp.exists():
                 shutil.rmtree(tmp)
@@ -302,11 +344,14 @@ class Trainer:
                 shutil.rmtree(final)
             tmp.rename(final)
             fsync_dir(root)
-        except OSError as exc:
+        except BaseException as exc:
             shutil.rmtree(tmp, ignore_errors=True)
+            if not (is_write_failure(exc) or isinstance(exc, OutputError)):
+                raise
             previous = latest_checkpoint(self.run_dir)
             kept = f"; {previous.name} is intact" if previous else ""
-            raise CheckpointError(f"could not write checkpoint step {self.step} in {root}: {exc.strerror or exc}{kept}") from None
+            reason = str(exc).rsplit(": ", 1)[-1] if isinstance(exc, OutputError) else (getattr(exc, "strerror", None) or exc)
+            raise CheckpointError(f"could not write checkpoint step {self.step} in {root}: {reason}{kept}") from None
         for old in checkpoint_dirs(self.run_dir)[: -self.config.train.keep_last]:
             shutil.rmtree(old, ignore_errors=True)
         return final
@@ -340,11 +385,16 @@ class Trainer:
 
     def fit(self, on_log: Callable[[dict[str, Any]], None] | None = None) -> RunResult:
         """Train to ``total_steps`` (resuming if the run folder has a checkpoint)."""
+        created = not self.run_dir.exists()
         self._setup()
         if not self.dist.is_main:
             self.loggers = []
         try:
             return self._fit(on_log)
+        except OutputError:  # a full or read-only disk before the first checkpoint: leave no empty run behind
+            if created and self.dist.is_main and not checkpoint_dirs(self.run_dir):
+                shutil.rmtree(self.run_dir, ignore_errors=True)
+            raise
         finally:
             for logger in self.loggers:
                 logger.close()
@@ -361,9 +411,16 @@ class Trainer:
 
     def _fit(self, on_log: Callable[[dict[str, Any]], None] | None) -> RunResult:
         main = self.dist.is_main
-        checkpoint = latest_checkpoint(self.run_dir)
-        if checkpoint is not None:
-            self._resume(checkpoint)
+        if self.run_dir.exists() and not self.run_dir.is_dir():
+            raise ConfigError(f"{self.run_dir} is a file, not a run folder; choose another --out")
+        if main and self.run_dir.is_dir():
+            clean_leftovers(self.run_dir)
+        barrier(self.dist)
+        folders = checkpoint_dirs(self.run_dir)
+        if folders:
+            self._resume(folders)
+        elif main:  # a fresh start in a folder whose earlier run died before its first checkpoint
+            trim_metrics(self.run_dir / "metrics.jsonl", 0)
         if main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             self.config.save(self.run_dir / CONFIG_FILENAME)
@@ -397,7 +454,7 @@ class Trainer:
                         record = {"step": self.step, "epoch": self.stream.epoch, "time": round(time.time(), 3),
                                   "images_per_s": round(images_per_step * count / max(elapsed, 1e-9), 2), **values}
                         if main:
-                            _append_jsonl(self.run_dir / "metrics.jsonl", record)
+                            append_jsonl(self.run_dir / "metrics.jsonl", record)
                             for logger in self.loggers:
                                 logger.log_metrics(self.step, record)
                         progress.update(self.step, record)
@@ -434,21 +491,6 @@ class Trainer:
             plot_loss_curves(self.run_dir / "metrics.jsonl", self.run_dir / "loss_curves.png",
                              title=f"{self.config.model} on {self.config.dataset}")
         return RunResult(self.run_dir, self.step, model_path)
-
-
-def _truncate_metrics(path: Path, step: int) -> None:
-    """Drop lines logged after the checkpoint a run resumes from (they are logged again)."""
-    if not path.is_file():
-        return
-    lines = path.read_text().splitlines()
-    kept = [line for line in lines if line.strip() and json.loads(line)["step"] <= step]
-    if len(kept) != len(lines):
-        atomic_write(path, lambda tmp: tmp.write_text("".join(line + "\n" for line in kept)))
-
-
-def _append_jsonl(path: Path, record: dict[str, Any]) -> None:
-    with path.open("a") as handle:
-        handle.write(json.dumps(record) + "\n")
 
 
 def train(config: RunConfig, run_dir: str | Path, *, registry: Any = None, progress: bool | str = False) -> RunResult:

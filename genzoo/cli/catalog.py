@@ -157,18 +157,26 @@ def register(app: typer.Typer, get_host: Callable[[], Any]) -> None:
             if len(kinds) == 1:
                 raise errors[0]
             from genzoo.cli.training import show_checkpoint_info
-            from genzoo.hub import RegistryError
+            from genzoo.errors import CheckpointError
+            from genzoo.hub import RegistryError, default_registry, open_location
+            from genzoo.sharing import resolve_name
 
+            unknown = UnknownNameError(
+                f"no model, data set, loss, metric or published checkpoint is called '{name}' (try `genzoo list`)"
+            )
             try:  # a published checkpoint's name, e.g. gvae-mnist5k
-                show_checkpoint_info(Path(name), as_json)
-                return
-            except RegistryError:
-                raise  # the registry itself is absent or damaged: the same line `genzoo sample NAME` gives
-            except (UnknownNameError, CheckpointError):
-                raise UnknownNameError(
-                    f"no model, data set, loss, metric or published checkpoint is called '{name}' "
-                    "(try `genzoo list` or `genzoo registry list`)"
-                ) from None
+                path = resolve_name(name)
+            except UnknownNameError:
+                raise unknown from None
+            except RegistryError:  # a registry that refused the entry says why; an absent one is no answer
+                location = open_location(default_registry())
+                if getattr(location, "exists", lambda: True)():
+                    raise
+                raise unknown from None
+            except CheckpointError:  # not a registry name at all
+                raise unknown from None
+            show_checkpoint_info(path, as_json)
+            return
         described = []
         for k, entry in found:
             data = _entry_json(k, entry.name, entry)

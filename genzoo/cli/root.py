@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import sys
 import traceback
 from typing import Any
@@ -25,8 +26,26 @@ class GenzooGroup(TyperGroup):
         except GenzooError as exc:
             if _state["verbose"]:
                 traceback.print_exc()
-            print(f"genzoo: error: {exc}", file=sys.stderr)
+            print(f"genzoo: error: {one_line(exc)}", file=sys.stderr)
             raise typer.Exit(exc.exit_code) from None
+        except OSError as exc:  # a disk that is full, read-only or not ours, met outside genzoo's own writes
+            if exc.errno not in DISK_ERRNOS:
+                raise
+            if _state["verbose"]:
+                traceback.print_exc()
+            where = f"{exc.filename}: " if exc.filename else ""
+            print(f"genzoo: error: {one_line(where + (exc.strerror or str(exc)))}", file=sys.stderr)
+            raise typer.Exit(1) from None
+
+
+DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
+
+
+def one_line(message: object) -> str:
+    """An error message as one printable line (it may quote text from a hostile file)."""
+    from genzoo.safejson import printable
+
+    return printable(" ".join(str(message).split("\n")), 2000)
 
 
 def output_path(positional: Any, option: Any, what: str) -> Any:

@@ -60,13 +60,41 @@ def show_checkpoint_info(reference: Path, as_json: bool) -> None:
         console.print_json(meta)
         return
     from rich.table import Table
+    from rich.text import Text
 
-    table = Table(title=f"checkpoint {path}", title_justify="left", show_header=False)
+    from genzoo.safejson import printable
+
+    table = Table(title=Text(f"checkpoint {printable(path, 500)}"), title_justify="left", show_header=False)
     table.add_column("field", style="bold")
     table.add_column("value", overflow="fold")
-    for key, value in meta.items():
-        table.add_row(key, value if isinstance(value, str) else json.dumps(value))
+    for key, value in meta.items():  # metadata is anyone's text: no control characters, no Rich markup
+        table.add_row(Text(printable(key, 60)), Text(printable(value if isinstance(value, str) else json.dumps(value), 100_000)))
     console.stdout.print(table)
+
+
+def write_sample_folder(images: object, out_dir: Path) -> None:
+    """One PNG per sample and ``samples.safetensors``, staged beside ``out_dir`` so that a failure
+    (a full disk) leaves no partial set of files behind."""
+    import shutil
+    import uuid
+
+    from genzoo.checkpoint import atomic_write
+    from genzoo.images import save_grid
+    from genzoo.tensorfile import write_safetensors
+
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ConfigError(f"--out-dir {out_dir} is a file; choose a folder")
+    staging = out_dir.parent / f".{out_dir.name}.partial-{uuid.uuid4().hex[:8]}"
+    try:
+        for i, image in enumerate(images):
+            save_grid(image[None], staging / f"sample-{i:05d}.png", nrow=1)
+        atomic_write(staging / "samples.safetensors",
+                     lambda tmp: write_safetensors(tmp, {"samples": images.contiguous()}, {}))
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for item in sorted(staging.iterdir()):
+            os.replace(item, out_dir / item.name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _prod(shape: list[int]) -> int:
@@ -177,9 +205,13 @@ def register(app: typer.Typer) -> None:
         from genzoo.images import save_grid
         from genzoo.trainer import resolve_device
 
+        from genzoo.checkpoint import read_metadata
+        from genzoo.sizes import check_sample_count
+
         if n < 1:
             raise ConfigError("-n must be at least 1")
         path = resolve_checkpoint_path(checkpoint)
+        check_sample_count(n, read_metadata(path)["data_shape"])
         model, meta = load_model(path, device=str(resolve_device(device)))
         with torch.no_grad():
             images = model.sample(n, torch.Generator().manual_seed(seed)).float().cpu()
@@ -189,14 +221,7 @@ def register(app: typer.Typer) -> None:
         if output is not None:
             written.append(str(save_grid(images, output)))
         if out_dir is not None:
-            from safetensors.torch import save_file
-
-            from genzoo.checkpoint import atomic_write
-
-            out_dir.mkdir(parents=True, exist_ok=True)
-            for i, image in enumerate(images):
-                save_grid(image[None], out_dir / f"sample-{i:05d}.png", nrow=1)
-            atomic_write(out_dir / "samples.safetensors", lambda tmp: save_file({"samples": images.contiguous()}, str(tmp)))
+            write_sample_folder(images, out_dir)
             written.append(str(out_dir))
         if as_json:
             console.print_json({"model": meta["model"], "step": meta["step"], "checkpoint": str(path), "n": n,

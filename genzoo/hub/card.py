@@ -24,6 +24,8 @@ from typing import Any
 from genzoo.checkpoint import MODEL_FILENAME, atomic_write, read_metadata
 from genzoo.config import parse_value
 from genzoo.errors import CheckpointError
+from genzoo.safejson import loads_bounded
+from genzoo.tensorfile import MAX_HEADER_BYTES
 from genzoo.runconfig import DEFAULT_DATASET
 
 CARD_FILENAME = "README.md"
@@ -276,9 +278,10 @@ def render_card(
 
 def read_json(path: Path, what: str) -> dict[str, Any]:
     try:
-        data = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"{path} is not readable JSON ({what}): {exc}") from None
+        text = path.read_bytes()
+    except OSError as exc:
+        raise CheckpointError(f"{path} is not readable ({what}): {exc.strerror or exc}") from None
+    data = loads_bounded(text, f"{path} ({what})", CheckpointError, max_bytes=MAX_HEADER_BYTES)
     if not isinstance(data, dict):
         raise CheckpointError(f"{path} is not a JSON object ({what})")
     return data

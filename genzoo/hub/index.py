@@ -27,6 +27,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from genzoo.errors import CheckpointError, UnknownNameError
+from genzoo.safejson import loads_bounded, printable
 
 INDEX_FILENAME = "index.json"
 INDEX_FORMAT = "genzoo-registry/1"
@@ -161,9 +162,10 @@ def parse_entry(raw: Any, position: int) -> IndexEntry:
     step = raw.get("step", 0)
     return IndexEntry(
         name=name, version=version, kind=kind, path=path, sha256=main.sha256, size=main.size,
-        model=str(raw.get("model", "")), plugin=str(raw.get("plugin", "")),
-        plugin_version=str(raw.get("plugin_version", "")), dataset=str(raw.get("dataset", "")),
-        step=step if isinstance(step, int) else 0, files=files, metrics=dict(metrics), created=str(raw.get("created", "")),
+        model=printable(raw.get("model", ""), 100), plugin=printable(raw.get("plugin", ""), 100),
+        plugin_version=printable(raw.get("plugin_version", ""), 64), dataset=printable(raw.get("dataset", ""), 100),
+        step=step if isinstance(step, int) else 0, files=files, metrics=dict(metrics),
+        created=printable(raw.get("created", ""), 40),
     )
 
 
@@ -176,10 +178,7 @@ class RegistryIndex:
 
     @classmethod
     def parse(cls, data: bytes, location: str) -> RegistryIndex:
-        try:
-            raw = json.loads(data)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise RegistryError(f"{location}/{INDEX_FILENAME} is not valid JSON ({exc})") from None
+        raw = loads_bounded(data, f"{location}/{INDEX_FILENAME}", RegistryError, max_bytes=MAX_INDEX_BYTES, max_depth=8)
         if not isinstance(raw, dict) or raw.get("format") != INDEX_FORMAT or not isinstance(raw.get("entries"), list):
             raise RegistryError(f"{location}/{INDEX_FILENAME} is not a genzoo registry index ({INDEX_FORMAT})")
         entries = []

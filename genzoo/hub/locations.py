@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import http.client
 import os
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -21,7 +22,9 @@ from typing import BinaryIO
 from genzoo.hub.index import INDEX_FILENAME, MAX_INDEX_BYTES, RegistryError, RegistryIndex
 
 CHUNK = 1 << 20
-HTTP_TIMEOUT_S = 30.0
+HTTP_TIMEOUT_S = 30.0  # per read
+HTTP_DEADLINE_S = 120.0  # per transfer, plus HTTP_MIN_RATE for its size
+HTTP_MIN_RATE = 256 * 1024  # bytes per second
 ENV_REGISTRY = "GENZOO_REGISTRY"
 
 
@@ -73,8 +76,18 @@ class Location(ABC):
             handle = self.open(INDEX_FILENAME)
         except FileNotFoundError:
             return RegistryIndex(self.describe(), [])
-        with handle:
-            data = handle.read(MAX_INDEX_BYTES + 1)
+        deadline = self.deadline(MAX_INDEX_BYTES)
+        data = b""
+        try:
+            with handle:
+                while len(data) <= MAX_INDEX_BYTES:
+                    chunk = _read_some(handle, MAX_INDEX_BYTES + 1 - len(data))
+                    if not chunk:
+                        break
+                    data += chunk
+                    self._check_deadline(deadline, INDEX_FILENAME)
+        except (http.client.HTTPException, OSError) as exc:
+            raise RegistryError(f"reading {self}/{INDEX_FILENAME} failed ({exc})") from None
         if len(data) > MAX_INDEX_BYTES:
             raise RegistryError(f"{self}/{INDEX_FILENAME} is larger than {MAX_INDEX_BYTES >> 20} MiB; refusing it")
         return RegistryIndex.parse(data, self.describe())
@@ -87,12 +100,14 @@ class Location(ABC):
         """
         digest = hashlib.sha256()
         received = 0
+        deadline = self.deadline(expected_size)
         try:
             with self.open(relative) as source, target.open("wb") as sink:
                 while True:
-                    chunk = source.read(min(CHUNK, expected_size - received + 1))
+                    chunk = _read_some(source, min(CHUNK, expected_size - received + 1))
                     if not chunk:
                         break
+                    self._check_deadline(deadline, relative)
                     received += len(chunk)
                     if received > expected_size:
                         raise RegistryError(
@@ -111,6 +126,23 @@ class Location(ABC):
                 f"{self}/{relative} is truncated: got {received} of {expected_size} bytes; nothing was saved"
             )
         return digest.hexdigest()
+
+
+    def deadline(self, size: int) -> float | None:
+        """When a transfer of ``size`` bytes must have finished (``time.monotonic()``), or never."""
+        return None
+
+    def _check_deadline(self, deadline: float | None, relative: str) -> None:
+        if deadline is not None and time.monotonic() > deadline:
+            raise RegistryError(
+                f"download of {self}/{relative} did not finish in time (the server is too slow); nothing was saved"
+            )
+
+
+def _read_some(handle: BinaryIO, size: int) -> bytes:
+    """At most ``size`` bytes, returning as soon as some arrive (so a slow server meets the deadline)."""
+    read1 = getattr(handle, "read1", None)
+    return read1(size) if read1 is not None else handle.read(size)
 
 
 class FolderLocation(Location):
@@ -170,6 +202,9 @@ class HttpLocation(Location):
 
     def describe(self) -> str:
         return self.base.rstrip("/")
+
+    def deadline(self, size: int) -> float | None:
+        return time.monotonic() + HTTP_DEADLINE_S + size / HTTP_MIN_RATE
 
     def url(self, relative: str) -> str:
         url = urllib.parse.urljoin(self.base, relative)

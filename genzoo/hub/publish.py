@@ -10,10 +10,12 @@ entry whose files are incomplete.
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import shutil
 import socket
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -22,7 +24,7 @@ from pathlib import Path
 
 from genzoo.checkpoint import MODEL_FILENAME, atomic_write, read_header, read_metadata
 from genzoo.errors import CheckpointError
-from genzoo.hub.cache import sha256_file
+from genzoo.hub.cache import _make_dirs, _remove_empty, sha256_file
 from genzoo.hub.card import (
     CARD_FILENAME,
     CONFIG_FILENAME,
@@ -35,27 +37,128 @@ from genzoo.hub.card import (
 )
 from genzoo.hub.index import INDEX_FILENAME, KIND_FORMATS, FileRecord, IndexEntry, RegistryError, check_name
 from genzoo.hub.locations import FolderLocation, open_location
+from genzoo.safejson import is_distribution_name, is_version, printable
 
 LOCK_FILENAME = ".index.lock"
+STALE_LOCK_S = 3600
 
 
 @contextmanager
 def index_lock(root: Path) -> Iterator[None]:
-    """Hold the registry's publishing lock for the duration of the block."""
+    """Hold the registry's publishing lock for the duration of the block.
+
+    The lock file records its owner (``{"pid", "host", "time"}``). A lock whose owner is gone (same
+    host, no such process) or older than :data:`STALE_LOCK_S` is stale: it is broken by renaming it
+    aside first (so two pushes cannot both break it), and the partial folders it left are removed.
+    """
     lock = root / LOCK_FILENAME
+    fd = _take_lock(lock)
+    if fd is None:
+        reason = _stale_reason(lock)
+        if reason is None:
+            raise RegistryError(
+                f"{lock} is held by {_describe_owner(lock)}: another push is publishing to this registry; "
+                f"wait for it (a lock older than {STALE_LOCK_S // 60} minutes is broken automatically)"
+            )
+        aside = lock.with_name(f"{LOCK_FILENAME}.stale-{uuid.uuid4().hex[:8]}")
+        try:
+            lock.rename(aside)
+            aside.unlink()
+        except FileNotFoundError:
+            pass  # another push broke it first
+        fd = _take_lock(lock)
+        if fd is None:
+            raise RegistryError(f"{lock} was taken by another push just now; try again")
+        print(f"genzoo: broke a stale lock on {root} ({reason})", file=sys.stderr)
     try:
-        fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-    except FileExistsError:
-        raise RegistryError(
-            f"{lock} exists: another push is publishing to this registry; if none is running "
-            "(a push crashed), delete the file and try again"
-        ) from None
-    try:
-        os.write(fd, f"{socket.gethostname()} pid {os.getpid()} at {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}\n".encode())
+        owner = {"pid": os.getpid(), "host": socket.gethostname(), "time": time.time()}
+        os.write(fd, (json.dumps(owner) + "\n").encode())
         os.close(fd)
+        _remove_stale_staging(root)
         yield
     finally:
         lock.unlink(missing_ok=True)
+
+
+def _take_lock(lock: Path) -> int | None:
+    try:
+        return os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+    except FileExistsError:
+        return None
+
+
+def _owner(lock: Path) -> dict | None:
+    try:
+        data = json.loads(lock.read_bytes()[:4096])
+    except (OSError, ValueError, RecursionError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _describe_owner(lock: Path) -> str:
+    owner = _owner(lock) or {}
+    return printable(f"pid {owner.get('pid', '?')} on {owner.get('host', '?')}", 120)
+
+
+def _stale_reason(lock: Path) -> str | None:
+    """Why the lock at ``lock`` is stale, or ``None`` while its owner may still be publishing."""
+    try:
+        age = time.time() - lock.stat().st_mtime
+    except FileNotFoundError:
+        return "it was released"
+    owner = _owner(lock)
+    if owner is not None and owner.get("host") == socket.gethostname() and isinstance(owner.get("pid"), int):
+        if not _pid_alive(owner["pid"]):
+            return f"its owner, pid {owner['pid']} on this host, is gone"
+    if age > STALE_LOCK_S:
+        return f"it is {age / 60:.0f} minutes old"
+    if owner is None and age > 60:  # unreadable: no owner wrote it within a minute
+        return "it names no owner"
+    return None
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, someone else's
+        return True
+    return True
+
+
+def _remove_stale_staging(root: Path) -> None:
+    """Partial folders of pushes that died (we hold the lock, so no push is staging now)."""
+    for folder in root.glob("*/.*.partial-*"):
+        if folder.is_dir() and not folder.is_symlink():
+            shutil.rmtree(folder, ignore_errors=True)
+        try:
+            folder.parent.rmdir()  # a name folder that only ever held the partial one
+        except OSError:
+            pass
+
+
+def check_publishable(path: Path) -> None:
+    """The checks ``genzoo sample`` makes, before anything is published: a model checkpoint must load
+    (valid header, metadata naming valid packages, weights that fit and are finite)."""
+    if not path.is_file():
+        return  # _stage explains what is missing
+    if _kind_of(path) != "model":
+        return
+    from genzoo.checkpoint import load_model
+
+    meta = read_metadata(path)
+    for key in ("model", "plugin", "dataset", "plugin_distribution", "plugin_version"):
+        value = meta.get(key, "")
+        if not isinstance(value, str) or printable(value, 100) != value:
+            raise CheckpointError(f"{path}: metadata field {key!r} holds control characters or is too long; not publishing it")
+    if not is_distribution_name(meta["plugin_distribution"] or meta["plugin"]) or (
+        meta["plugin_version"] and not is_version(meta["plugin_version"])
+    ):
+        raise CheckpointError(f"{path}: metadata names no valid package and version; not publishing it")
+    load_model(path)
 
 
 def _kind_of(path: Path) -> str:
@@ -155,8 +258,18 @@ def push(
     source = Path(source)
     if not source.exists():
         raise CheckpointError(f"{source} does not exist")
+    check_publishable(source if source.is_file() else source / MODEL_FILENAME)
     root = location.root
-    root.mkdir(parents=True, exist_ok=True)
+    created = _make_dirs(root)
+    try:
+        return _publish(location, root, source, name, tag, license_id)
+    except BaseException:
+        _remove_empty(created)  # a registry folder this failed push created
+        raise
+
+
+def _publish(location: FolderLocation, root: Path, source: Path, name: str, tag: str | None,
+             license_id: str | None) -> IndexEntry:
     with index_lock(root):
         index = location.read_index()
         if tag is not None and any(e.version == tag for e in index.versions(name)):

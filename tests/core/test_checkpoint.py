@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from genzoo.checkpoint import MODEL_FORMAT, atomic_write, load_model, read_metadata, save_model
-from genzoo.errors import CheckpointError, PluginMissingError
+from genzoo.errors import CheckpointError, OutputError, PluginMissingError
 from genzoo.plugins import PluginHost
 from genzoo.registry import Registry
 
@@ -17,7 +17,7 @@ from genzoo.registry import Registry
 def meta(**overrides):
     values = {
         "model": "tiny-gan", "plugin": "tiny", "plugin_distribution": "genzoo-tiny", "plugin_version": "0.0.1",
-        "config": {"latent_dim": 4, "hidden": 16, "critic_steps": 2, "nan_after": -1},
+        "config": {"latent_dim": 4, "hidden": 16, "critic_steps": 2, "nan_after": -1, "lr": 1e-3},
         "dataset": "tiny-blobs", "dataset_config": {"size": 96, "side": 8}, "data_shape": [1, 8, 8],
         "normalisation": {"range": [-1, 1]}, "genzoo_version": "0.1.0", "step": 12,
     }
@@ -120,7 +120,7 @@ def test_atomic_write_failure_keeps_the_old_file(tmp_path):
         tmp.write_bytes(b"half")
         raise OSError(28, "No space left on device")
 
-    with pytest.raises(OSError):
+    with pytest.raises(OutputError, match=r"could not write .*file.bin: No space left on device; free some space"):
         atomic_write(path, failing)
     assert path.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["file.bin"]

@@ -18,6 +18,7 @@ class TinyGANConfig:
     hidden: int = doc("Hidden units.", 16)
     critic_steps: int = doc("Critic steps per iteration.", 2)
     nan_after: int = doc("Return a NaN generator loss after this many generator steps (-1: never).", -1)
+    lr: float = doc("Adam learning rate of both players.", 1e-3)
 
 
 class TinyGAN(GenerativeModel):
@@ -37,8 +38,8 @@ class TinyGAN(GenerativeModel):
 
     def players(self):
         return [
-            Player("critic", ("critic",), lr=1e-3, betas=(0.5, 0.9), steps=self.config.critic_steps),
-            Player("generator", ("generator",), lr=1e-3, betas=(0.5, 0.9)),
+            Player("critic", ("critic",), lr=self.config.lr, betas=(0.5, 0.9), steps=self.config.critic_steps),
+            Player("generator", ("generator",), lr=self.config.lr, betas=(0.5, 0.9)),
         ]
 
     def generate(self, noise):

@@ -13,4 +13,5 @@ def genzoo_models():
 @genzoo.hookimpl
 def genzoo_datasets():
     return [DatasetSpec("tiny-blobs", "tests.fakes.tiny:blobs", "Random 8x8 images for tests",
-                        config="tests.fakes.tiny:BlobsConfig", license="CC0", hub_id="tiny-blobs-hub")]
+                        config="tests.fakes.tiny:BlobsConfig", license="CC0", hub_id="tiny-blobs-hub",
+                        tags=("embedded",))]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import socket
 from pathlib import Path
 
 import pytest
@@ -66,8 +68,8 @@ def test_push_an_exported_folder_records_its_metrics_and_renames_the_card(tiny_r
 def test_push_refuses_a_held_lock_a_bad_name_and_an_http_registry(tiny_registry, run_dir, tmp_path):
     registry = tmp_path / "registry"
     registry.mkdir()
-    (registry / ".index.lock").write_text("someone")
-    with pytest.raises(RegistryError, match=r"\.index\.lock exists: another push"):
+    (registry / ".index.lock").write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "time": 0}))
+    with pytest.raises(RegistryError, match=r"\.index\.lock is held by pid \d+ on .*another push"):
         push(run_dir, registry, "x")
     assert sorted(p.name for p in registry.iterdir()) == [".index.lock"]
     with pytest.raises(RegistryError, match="invalid name '../x'"):

@@ -111,7 +111,7 @@ def test_failed_checkpoint_write_keeps_previous_checkpoint(tiny_registry, tmp_pa
 
     monkeypatch.setattr("genzoo.trainer.save_model", lambda p, m, meta: checkpoint_module.save_model(p, m, meta))
     monkeypatch.setattr(checkpoint_module, "atomic_write", full_disk)
-    with pytest.raises(CheckpointError, match=r"No space left on device; step-00000002 is intact"):
+    with pytest.raises(CheckpointError, match=r"No space left on device.*; step-00000002 is intact"):
         train(tiny_config(steps=4, checkpoint_every=2), run)
     assert [p.name for p in checkpoint_dirs(run)] == ["step-00000002"]
     after = weights(run / "checkpoints/step-00000002/model.safetensors")
@@ -195,7 +195,7 @@ def test_run_folder_records_resolved_configs_and_a_mismatch_is_one_line(tiny_reg
     run = tmp_path / "run"
     train(tiny_config(steps=2, checkpoint_every=2), run)
     saved = json.loads((run / "config.json").read_text())
-    assert saved["model_config"] == {"latent_dim": 4, "hidden": 16, "critic_steps": 2, "nan_after": -1}
+    assert saved["model_config"] == {"latent_dim": 4, "hidden": 16, "critic_steps": 2, "nan_after": -1, "lr": 1e-3}
     assert saved["data_config"] == {"size": 96, "side": 8}
     # every model field is in the saved config, so a later change of a plugin default cannot
     # change the networks a resume builds

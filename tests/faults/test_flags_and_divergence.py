@@ -1,0 +1,131 @@
+"""Bad numbers in flags are one line; blown-up weights are never saved as good; lr and betas may
+change on resume (noted in config_history.jsonl); identical runs give identical files."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from tests.faults.campaign import counted, deep, refused, survived
+from tests.faults.conftest import TINY_RUN
+
+runner = CliRunner()
+
+BAD_FLAGS = {
+    "--epochs -1": (["--epochs", "-1"], "--epochs -1.0: give a positive finite number"),
+    "--epochs 0": (["--epochs", "0"], "--epochs 0.0: give a positive finite number"),
+    "--epochs nan": (["--epochs", "nan"], "--epochs nan: give a positive finite number"),
+    "--epochs inf": (["--epochs", "inf"], "--epochs inf: give a positive finite number"),
+    "--seed 10^20": (["--seed", "99999999999999999999"], "train.seed must be between 0 and 2^63-1"),
+    "--seed -1": (["--seed", "-1"], "train.seed must be between 0 and 2^63-1"),
+    "grid_size 10^8": (["--set", "train.grid_size=100000000"], "train.grid_size must be at most 1024"),
+    "hidden nan": (["--set", "hidden=nan"], "expected an integer"),
+    "a float nan": (["--set", "train.epochs=nan"], "train.epochs is nan; use a finite number"),
+    "--steps 0": (["--steps", "0"], "train.steps must be at least 1"),
+    "--batch-size 0": (["--batch-size", "0"], "train.batch_size must be at least 1"),
+    "deep --set value": (["--set", "hidden=" + deep(5000)], "expected an integer"),
+    "latent_dim 10^9": (["--set", "latent_dim=1000000000"], "GiB of weights"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_FLAGS))
+def test_bad_numbers_are_one_line_and_train_nothing(cli, tmp_path, case):
+    extra, words = BAD_FLAGS[case]
+    out = tmp_path / "run"
+    refused(runner.invoke(cli, [*TINY_RUN, "--steps", "3", *extra, "--out", str(out)]), contains=words)
+    assert not out.exists()
+
+
+def test_out_onto_a_file_and_config_onto_a_folder(cli, tmp_path):
+    (tmp_path / "file").write_text("mine")
+    refused(runner.invoke(cli, [*TINY_RUN, "--steps", "1", "--out", str(tmp_path / "file")]), contains="is a file")
+    assert (tmp_path / "file").read_text() == "mine"
+    refused(runner.invoke(cli, [*TINY_RUN, "--steps", "1", "--config", str(tmp_path), "--out", str(tmp_path / "r")]),
+            contains="is a folder")
+    deep_toml = tmp_path / "deep.toml"
+    deep_toml.write_text("x = " + deep(100_000) + "\n")
+    refused(runner.invoke(cli, [*TINY_RUN, "--steps", "1", "--config", str(deep_toml), "--out", str(tmp_path / "r")]),
+            contains="not valid TOML")
+    assert not (tmp_path / "r").exists()
+
+
+def test_data_dir_of_an_embedded_data_set_is_reported(cli, tmp_path):
+    result = runner.invoke(cli, [*TINY_RUN, "--steps", "1", "--data-dir", str(tmp_path / "nowhere"),
+                                 "--out", str(tmp_path / "r")])
+    survived(result, contains="is embedded and does not read --data-dir")
+
+
+@pytest.mark.parametrize(("lr", "words"), [(-1.0, "lr=-1.0"), (0.0, "lr=0.0")])
+def test_a_player_lr_that_is_not_positive_is_one_line(tiny_registry, tmp_path, lr, words, monkeypatch):
+    from genzoo.errors import ConfigError
+    from genzoo.model import Player
+    from genzoo.trainer import check_optimiser_settings
+
+    with pytest.raises(ConfigError, match=words) as info:
+        check_optimiser_settings([Player("g", ("generator",), lr=lr)])
+    counted(info.value)
+    with pytest.raises(ConfigError, match="betas") as info:
+        check_optimiser_settings([Player("g", ("generator",), betas=(0.5, 1.5))])
+    counted(info.value)
+
+
+def test_blown_up_weights_are_never_saved_as_the_last_good_checkpoint(cli, tmp_path, monkeypatch):
+    import torch
+
+    import genzoo.trainer
+
+    real = genzoo.trainer.run_iteration
+
+    def diverging(model, players, optimizers, stream, *, step, options):
+        logged = real(model, players, optimizers, stream, step=step, options=options)
+        if step == 2:  # the loss is still finite, but a weight has overflowed
+            with torch.no_grad():
+                next(model.parameters()).fill_(float("inf"))
+        return logged
+
+    monkeypatch.setattr(genzoo.trainer, "run_iteration", diverging)
+    out = tmp_path / "run"
+    line = refused(runner.invoke(cli, [*TINY_RUN, "--steps", "6", "--out", str(out)]), contains="non-finite by step 4")
+    assert "the last good checkpoint is" in line and "step-00000002" in line
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["step-00000002"]
+
+
+def test_lr_may_change_on_resume_and_is_noted_in_the_history(tiny_registry, tmp_path):
+    from genzoo.runconfig import RunConfig, TrainConfig
+    from genzoo.trainer import Trainer, train
+
+    def config(steps, lr):
+        return RunConfig(model="tiny-gan", dataset="tiny-blobs", model_config={"hidden": 8, "lr": lr},
+                         train=TrainConfig(steps=steps, batch_size=8, checkpoint_every=2, log_every=1, grid_size=4))
+
+    out = tmp_path / "run"
+    train(config(2, 1e-3), out)
+    trainer = Trainer(config(3, 1e-4), out, progress=False)
+    trainer.fit()
+    assert all(g["lr"] == 1e-4 for opt in trainer.optimizers.values() for g in opt.param_groups)
+    history = [json.loads(line) for line in (out / "config_history.jsonl").read_text().splitlines()]
+    assert history[0]["step"] == 2 and history[0]["changed"] == {"model_config.lr": [1e-3, 1e-4]}
+    from genzoo.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="different model_config") as info:
+        train(RunConfig(model="tiny-gan", dataset="tiny-blobs", model_config={"hidden": 9, "lr": 1e-4},
+                        train=TrainConfig(steps=4, batch_size=8, checkpoint_every=2, grid_size=4)), out)
+    counted(info.value)
+
+
+def test_identical_runs_give_identical_model_files(cli, tmp_path):
+    import hashlib
+
+    digests = []
+    for name in ("a", "b"):
+        result = runner.invoke(cli, [*TINY_RUN, "--steps", "2", "--out", str(tmp_path / name)])
+        assert result.exit_code == 0, result.output
+        digests.append(hashlib.sha256((tmp_path / name / "model.safetensors").read_bytes()).hexdigest())
+        state = tmp_path / name / "checkpoints" / "step-00000002" / "trainer_state.safetensors"
+        digests.append(hashlib.sha256(state.read_bytes()).hexdigest())
+    assert digests[0] == digests[2] and digests[1] == digests[3]
+    raw = (tmp_path / "a" / "model.safetensors").read_bytes()
+    keys = list(json.loads(raw[8 : 8 + int.from_bytes(raw[:8], "little")])["__metadata__"])
+    assert keys == sorted(keys)
