@@ -67,3 +67,29 @@ def tiny_registry():
     previous = set_registry(registry)
     yield registry
     set_registry(previous)
+
+
+# --- the fault campaign's tally (tests/faults), summed over xdist workers ------------------------
+def pytest_sessionfinish(session):
+    from tests.faults.campaign import TALLY
+
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["fault_tally"] = dict(TALLY)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    from tests.faults.campaign import TALLY
+
+    TALLY.update(getattr(node, "workeroutput", {}).get("fault_tally", {}))
+
+
+def pytest_terminal_summary(terminalreporter):
+    from tests.faults.campaign import TALLY
+
+    if TALLY["tried"]:
+        terminalreporter.write_line(
+            f"fault campaign: {TALLY['tried']} tried, {TALLY['refused']} refused in one line (or absorbed), "
+            f"{TALLY['traceback']} tracebacks"
+        )

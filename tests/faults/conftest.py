@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from genzoo.registry import Registry, get_registry, set_registry
-from tests.faults.campaign import TALLY
 from tests.sharing.conftest import tiny_host
 
 TINY_RUN = ["run", "tiny-gan", "--dataset", "tiny-blobs", "--batch-size", "8", "--no-progress",
@@ -20,14 +19,6 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if "tests/faults/" in str(item.fspath).replace("\\", "/"):
             item.add_marker(pytest.mark.faults)
-
-
-def pytest_terminal_summary(terminalreporter):
-    if TALLY["tried"]:
-        terminalreporter.write_line(
-            f"fault campaign: {TALLY['tried']} tried, {TALLY['refused']} refused in one line (or absorbed), "
-            f"{TALLY['traceback']} tracebacks"
-        )
 
 
 @pytest.fixture(scope="session")

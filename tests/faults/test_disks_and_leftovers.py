@@ -35,11 +35,10 @@ def small_disk(tmp_path):
     if not _mount(disk, "size=2m"):
         pytest.skip("mounting a tmpfs needs root and mount(8) permission (not available here)")
     try:
-        with (disk / "filler").open("wb") as handle:
+        with (disk / "filler").open("wb", buffering=0) as handle:
             try:
                 while True:
                     handle.write(b"\0" * 4096)
-                    handle.flush()
             except OSError as exc:
                 assert exc.errno == errno.ENOSPC
         yield disk

@@ -21,7 +21,7 @@ BAD_FLAGS = {
     "--seed 10^20": (["--seed", "99999999999999999999"], "train.seed must be between 0 and 2^63-1"),
     "--seed -1": (["--seed", "-1"], "train.seed must be between 0 and 2^63-1"),
     "grid_size 10^8": (["--set", "train.grid_size=100000000"], "train.grid_size must be at most 1024"),
-    "hidden nan": (["--set", "hidden=nan"], "expected an integer"),
+    "hidden nan": (["--set", "hidden=nan"], "model_config.hidden is nan; use a finite number"),
     "a float nan": (["--set", "train.epochs=nan"], "train.epochs is nan; use a finite number"),
     "--steps 0": (["--steps", "0"], "train.steps must be at least 1"),
     "--batch-size 0": (["--batch-size", "0"], "train.batch_size must be at least 1"),
@@ -80,7 +80,7 @@ def test_blown_up_weights_are_never_saved_as_the_last_good_checkpoint(cli, tmp_p
 
     def diverging(model, players, optimizers, stream, *, step, options):
         logged = real(model, players, optimizers, stream, step=step, options=options)
-        if step == 2:  # the loss is still finite, but a weight has overflowed
+        if step == 3:  # the loss was still finite, but a weight has overflowed just before a checkpoint
             with torch.no_grad():
                 next(model.parameters()).fill_(float("inf"))
         return logged

@@ -52,8 +52,8 @@ INDEX_KINDS = {
     "name with an escape": (lambda root, e: _index(root, [{**e, "name": "tiny\x1b[2J"}]), "invalid name"),
     "unknown kind": (lambda root, e: _index(root, [{**e, "kind": "pickle"}]), "unknown kind"),
     "wrong sha256": (lambda root, e: _index(root, [{**e, "sha256": "0" * 64}]), "does not match its sha256"),
-    "wrong size": (lambda root, e: _index(root, [{**e, "size": e["size"] - 1}]), "the index says"),
-    "file truncated": (lambda root, e: os.truncate(root / e["path"], 100), "the index says"),
+    "wrong size": (lambda root, e: _index(root, [{**e, "size": e["size"] - 1}]), "index"),
+    "file truncated": (lambda root, e: os.truncate(root / e["path"], 100), "truncated"),
 }
 
 
@@ -90,11 +90,12 @@ def test_metadata_text_is_shown_without_control_characters(cli, run, tmp_path):
 def test_a_hostile_distribution_name_never_reaches_a_pip_command(cli, run, tmp_path):
     header, data = split(run / "model.safetensors")
     hostile = tmp_path / "hostile.safetensors"
-    hostile.write_bytes(with_metadata(header, data, plugin="gone", plugin_distribution="x' ; touch PWNED ; echo '"))
+    hostile.write_bytes(with_metadata(header, data, plugin="gone", model="gone", plugin_distribution="x' ; touch PWNED ; echo '"))
     line = refused(runner.invoke(cli, ["sample", str(hostile), "-o", str(tmp_path / "g.png")]), contains="not installed")
     assert "pip install" not in line and "touch" not in line and "no valid package" in line
     fine = tmp_path / "fine.safetensors"
-    fine.write_bytes(with_metadata(header, data, plugin="gone", plugin_distribution="genzoo-gone", plugin_version="1.2"))
+    fine.write_bytes(with_metadata(header, data, plugin="gone", model="gone", plugin_distribution="genzoo-gone",
+                                   plugin_version="1.2"))
     assert "pip install 'genzoo-gone>=1.2'" in refused(runner.invoke(cli, ["sample", str(fine)]), contains="not installed")
 
 
