@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from genzoo.checkpoint import MODEL_FILENAME, atomic_write, check_finite, read_metadata
+from genzoo.checkpoint import MODEL_FILENAME, atomic_write, check_finite, check_state, read_metadata
 from genzoo.errors import CheckpointError, ConfigError
 from genzoo.safejson import loads_bounded, printable
 from genzoo.train_state import STATE_FILENAME, load_train_state
@@ -60,8 +60,9 @@ def clean_leftovers(run_dir: Path) -> list[str]:
     return removed
 
 
-def load_checkpoint(folder: Path) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Verify a checkpoint folder and read it: ``(model weights, training state)``; else CheckpointError."""
+def load_checkpoint(folder: Path, expected: dict[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Verify a checkpoint folder (against the model's ``expected`` state dict, if given) and read it:
+    ``(model weights, training state)``; else CheckpointError."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
@@ -75,17 +76,22 @@ def load_checkpoint(folder: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     except (SafetensorError, OSError) as exc:
         raise CheckpointError(f"{folder / MODEL_FILENAME} could not be read as safetensors: {exc}") from None
     check_finite(weights, str(folder / MODEL_FILENAME))
+    if expected is not None:
+        found = {k: (str(v.dtype), v.is_floating_point(), list(v.shape)) for k, v in weights.items()}
+        check_state(expected, found, f"{MODEL_FILENAME} does not fit the model as configured now")
     if int(read_metadata(folder / MODEL_FILENAME)["step"]) != state["step"]:
         raise CheckpointError(f"{folder}: the model and training state are from different steps")
     return weights, state
 
 
-def load_newest_valid(run_dir: Path, folders: list[Path]) -> tuple[Path, dict[str, Any], dict[str, Any]]:
+def load_newest_valid(
+    run_dir: Path, folders: list[Path], expected: dict[str, Any] | None = None
+) -> tuple[Path, dict[str, Any], dict[str, Any]]:
     """The newest checkpoint of ``folders`` (oldest first) that verifies; each skipped one is one line."""
     reasons = []
     for folder in reversed(folders):
         try:
-            weights, state = load_checkpoint(folder)
+            weights, state = load_checkpoint(folder, expected)
         except CheckpointError as exc:
             reason = str(exc).replace(str(folder) + "/", "").replace(str(folder), "the folder")
             reasons.append(f"{folder.name}: {reason}")

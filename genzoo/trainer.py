@@ -258,7 +258,7 @@ class Trainer:
         """Continue from the newest of ``folders`` (oldest first) that verifies."""
         retuned = self._check_resume_compatible()
         folders = [folders] if isinstance(folders, Path) else folders
-        checkpoint, weights, state = load_newest_valid(self.run_dir, folders)
+        checkpoint, weights, state = load_newest_valid(self.run_dir, folders, self.model.state_dict())
         if self.dist.is_main:
             notice(f"resuming {self.run_dir} from {checkpoint.name}")
         load_weights(self.model, weights, f"{checkpoint} does not fit model '{self.config.model}' as configured now")
