@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 from genzoo import config as config_tools
-from genzoo.safejson import pip_hint, printable
 from genzoo.errors import (
     AmbiguousNameError,
     ConfigError,
@@ -35,6 +34,7 @@ from genzoo.errors import (
     UnknownNameError,
 )
 from genzoo.plugins import DISABLE_ENV, STRICT_ENV, PluginHost, PluginRecord
+from genzoo.safejson import pip_hint, printable
 from genzoo.specs import SPEC_TYPES, Spec
 
 KINDS = tuple(SPEC_TYPES)
