@@ -74,17 +74,14 @@ class TrainConfig:
             raise ValueError("train.steps must be at least 1 (or set train.epochs)")
         if self.sample_every < 0 or self.checkpoint_every < 0 or self.num_workers < 0:
             raise ValueError("train.sample_every, checkpoint_every and num_workers must be >= 0")
-<<<<<<< HEAD
         if not self.lr >= 0 or self.holdout < 0:  # `not >=` also refuses NaN
             raise ValueError("train.lr and train.holdout must be >= 0")
-=======
         if not math.isfinite(self.epochs) or self.epochs < 0:
             raise ValueError(f"train.epochs must be a finite number >= 0, not {self.epochs}")
         if not 0 <= self.seed < 2**63:
             raise ValueError(f"train.seed must be between 0 and 2^63-1, not {self.seed}")
         if self.grid_size > MAX_GRID_SIZE:
             raise ValueError(f"train.grid_size must be at most {MAX_GRID_SIZE} (it is {self.grid_size})")
->>>>>>> 7aea23a (Faults end in one line: one safetensors header validator and bounded JSON, resume falls back to the newest valid checkpoint and cleans leftovers, disk-full writes, stale push locks, flag bounds, sanitised metadata, sorted metadata for identical bytes; tests/faults campaign)
 
 
 @dataclass
@@ -200,18 +197,14 @@ def resolve_run_config(
             values.setdefault("train", {})[key] = value
         if key == "steps":  # --steps replaces an epoch budget (a resumed run may have one)
             values["train"]["epochs"] = 0.0
-<<<<<<< HEAD
     routed = route_overrides(overrides or [])
     values = apply_overrides(values, routed)
+    for table in ("model_config", "data_config", "train"):
+        _refuse_non_finite(values.get(table), table)
     train_values = values.setdefault("train", {})
     default_steps = getattr(spec, "default_steps", None)
     if base is None and default_steps and "steps" not in train_values and not train_values.get("epochs"):
         train_values["steps"] = default_steps
-=======
-    values = apply_overrides(values, route_overrides(overrides or []))
-    for table in ("model_config", "data_config", "train"):
-        _refuse_non_finite(values.get(table), table)
->>>>>>> 7aea23a (Faults end in one line: one safetensors header validator and bounded JSON, resume falls back to the newest valid checkpoint and cleans leftovers, disk-full writes, stale push locks, flag bounds, sanitised metadata, sorted metadata for identical bytes; tests/faults campaign)
     return RunConfig.from_dict(values)
 
 
