@@ -158,7 +158,7 @@ def register(app: typer.Typer, get_host: Callable[[], Any]) -> None:
                 raise errors[0]
             from genzoo.cli.training import show_checkpoint_info
             from genzoo.errors import CheckpointError
-            from genzoo.hub import RegistryError, default_registry, open_location
+            from genzoo.hub import RegistryError
             from genzoo.sharing import resolve_name
 
             unknown = UnknownNameError(
@@ -168,11 +168,8 @@ def register(app: typer.Typer, get_host: Callable[[], Any]) -> None:
                 path = resolve_name(name)
             except UnknownNameError:
                 raise unknown from None
-            except RegistryError:  # a registry that refused the entry says why; an absent one is no answer
-                location = open_location(default_registry())
-                if getattr(location, "exists", lambda: True)():
-                    raise
-                raise unknown from None
+            except RegistryError:  # a refusal or an absent registry: the same line `genzoo sample NAME` gives
+                raise
             except CheckpointError:  # not a registry name at all
                 raise unknown from None
             show_checkpoint_info(path, as_json)

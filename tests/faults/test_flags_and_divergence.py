@@ -80,7 +80,7 @@ def test_blown_up_weights_are_never_saved_as_the_last_good_checkpoint(cli, tmp_p
 
     def diverging(model, players, optimizers, stream, *, step, options):
         logged = real(model, players, optimizers, stream, step=step, options=options)
-        if step == 3:  # the loss was still finite, but a weight has overflowed just before a checkpoint
+        if step == 4:  # (1-based, as metrics.jsonl) the loss was still finite, but a weight has overflowed just before a checkpoint
             with torch.no_grad():
                 next(model.parameters()).fill_(float("inf"))
         return logged
