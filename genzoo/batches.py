@@ -4,6 +4,11 @@ Each epoch shuffles the whole data set with a generator seeded by ``(seed, epoch
 depends on nothing but those two numbers. Every rank takes its own shard of that permutation. The
 stream's position (epoch, batch) is saved in the training state, so a resumed run starts exactly
 at the next unseen batch without replaying the data loader.
+
+Two fast paths give the same batches as the plain loader: a :class:`TensorImageDataset` read
+in the main process is indexed directly (on a GPU it is copied there once when it fits, and the
+epoch's permutation too, so a batch costs one gather and no host-to-device copy); with worker
+processes one DataLoader with persistent workers serves every epoch.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Sampler
 
-from genzoo.data import collate_images
+from genzoo.data import TensorImageDataset, collate_images
 from genzoo.errors import DataError
 
 
@@ -32,12 +37,17 @@ class EpochBatchSampler(Sampler[list[int]]):
     def __len__(self) -> int:
         return max(self.batches_per_epoch() - self.start, 0)
 
-    def __iter__(self) -> Iterator[list[int]]:
+    def indices(self) -> Tensor:
+        """This rank's indices for the rest of the epoch, batch after batch, in one tensor."""
         generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
         order = torch.randperm(self.size, generator=generator)
         shard = order[: (self.size // self.world) * self.world][self.rank :: self.world]
-        for b in range(self.start, self.batches_per_epoch()):
-            yield shard[b * self.batch_size : (b + 1) * self.batch_size].tolist()
+        return shard[self.start * self.batch_size : self.batches_per_epoch() * self.batch_size]
+
+    def __iter__(self) -> Iterator[list[int]]:
+        indices = self.indices()
+        for b in range(len(self)):
+            yield indices[b * self.batch_size : (b + 1) * self.batch_size].tolist()
 
 
 @dataclass
@@ -68,6 +78,9 @@ class BatchStream:
             )
         self._iterator: Iterator[Tensor] | None = None
         self._loader_generator = torch.Generator().manual_seed(self.seed)
+        self._loader: DataLoader | None = None
+        self._sampler: EpochBatchSampler | None = None
+        self._images = resident_images(self.dataset, self.device) if self.num_workers == 0 else None
 
     @property
     def batches_per_epoch(self) -> int:
@@ -83,6 +96,12 @@ class BatchStream:
         sampler = EpochBatchSampler(
             len(self.dataset), self.batch_size, self.seed, self.epoch, self.batch, self.rank, self.world  # type: ignore[arg-type]
         )
+        if self._images is not None:
+            return self._gather(sampler)
+        if self._loader is not None and self._sampler is not None:
+            # Persistent workers: same loader, the sampler moved to this epoch and position.
+            self._sampler.epoch, self._sampler.start = self.epoch, self.batch
+            return iter(self._loader)
         loader = DataLoader(
             self.dataset,  # type: ignore[arg-type]
             batch_sampler=sampler,
@@ -93,9 +112,19 @@ class BatchStream:
             # or a resumed run would draw different noise than an uninterrupted one.
             generator=self._loader_generator,
             worker_init_fn=_seed_worker,
-            persistent_workers=False,
+            persistent_workers=self.num_workers > 0,
         )
+        if self.num_workers > 0:
+            self._loader, self._sampler = loader, sampler
         return iter(loader)
+
+    def _gather(self, sampler: EpochBatchSampler) -> Iterator[Tensor]:
+        """The epoch's batches indexed straight from the (device-resident) image tensor."""
+        images = self._images
+        assert images is not None
+        order = sampler.indices().to(images.device, non_blocking=True)
+        for start in range(0, len(order), self.batch_size):
+            yield images[order[start : start + self.batch_size]].float()
 
     def __iter__(self) -> BatchStream:
         return self
@@ -108,6 +137,25 @@ class BatchStream:
         batch = next(self._iterator)
         self.batch += 1
         return batch.to(self.device, non_blocking=True)
+
+
+def resident_images(dataset: object, device: torch.device | str, share: float = 0.25) -> Tensor | None:
+    """The dataset's image tensor on ``device``, if it can serve batches by plain indexing.
+
+    Only for a :class:`TensorImageDataset` that keeps the default ``__getitems__`` (a subclass
+    that decodes or augments goes through the DataLoader). On a GPU the tensor is copied once if
+    it takes at most ``share`` of the free device memory; otherwise ``None``.
+    """
+    if not isinstance(dataset, TensorImageDataset) or type(dataset).__getitems__ is not TensorImageDataset.__getitems__:
+        return None
+    images, device = dataset.images, torch.device(device)
+    if device.type == "cpu":
+        return images
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        if images.numel() * images.element_size() > share * free:
+            return None
+    return images.to(device)
 
 
 def _seed_worker(worker_id: int) -> None:

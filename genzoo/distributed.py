@@ -55,3 +55,67 @@ def mean_across_ranks(values: dict[str, float], info: DistInfo, device: torch.de
 def barrier(info: DistInfo) -> None:
     if info.enabled:
         dist.barrier()
+
+
+def mean_gradients(params: list[torch.nn.Parameter], info: DistInfo) -> None:
+    """Replace each parameter's gradient by its mean over the ranks, in one all-reduce.
+
+    Called with the stepping player's parameters only, so a critic step ships the critic's
+    gradients and nothing else (DDP with ``find_unused_parameters`` would walk the graph and
+    reduce every player's parameters). A parameter without a gradient on every rank keeps none,
+    so the optimiser skips it exactly as on one process; one that has a gradient on some ranks
+    only is averaged with zeros from the others.
+    """
+    if not info.enabled or not params:
+        return
+    grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
+    missing = any(p.grad is None for p in params)
+    present = torch.tensor([p.grad is not None for p in params], dtype=grads[0].dtype, device=grads[0].device)
+    flat = torch.cat([g.reshape(-1) for g in grads] + [present])
+    dist.all_reduce(flat, op=dist.ReduceOp.SUM)
+    # Read the presence counts back (a host sync) only when this rank lacks a gradient.
+    counts = flat[-len(params):].tolist() if missing else None
+    flat = flat[: -len(params)] / info.world
+    offset = 0
+    for index, param in enumerate(params):
+        size = param.numel()
+        if counts is None or counts[index] > 0:
+            param.grad = flat[offset : offset + size].view_as(param).to(param.dtype)
+        offset += size
+
+
+def broadcast_module(module: torch.nn.Module, info: DistInfo) -> None:
+    """Give every rank rank 0's parameters and buffers (once, before training)."""
+    if not info.enabled:
+        return
+    for tensor in list(module.parameters()) + list(module.buffers()):
+        dist.broadcast(tensor.data, src=0)
+
+
+def average_buffers(module: torch.nn.Module, info: DistInfo) -> None:
+    """Average floating-point buffers (batch-norm running statistics) over the ranks.
+
+    Each rank updates its running statistics from its own shard; averaging them before a
+    checkpoint gives statistics of the whole batch, without DDP's per-forward broadcast.
+    """
+    if not info.enabled:
+        return
+    buffers = [b for b in module.buffers() if b.is_floating_point()]
+    if not buffers:
+        return
+    flat = torch.cat([b.reshape(-1).float() for b in buffers])
+    dist.all_reduce(flat, op=dist.ReduceOp.SUM)
+    flat /= info.world
+    offset = 0
+    for buffer in buffers:
+        buffer.copy_(flat[offset : offset + buffer.numel()].view_as(buffer))
+        offset += buffer.numel()
+
+
+def min_across_ranks(value: torch.Tensor, info: DistInfo) -> torch.Tensor:
+    """The minimum of a tensor over the ranks (every rank must call it)."""
+    if not info.enabled:
+        return value
+    value = value.clone()
+    dist.all_reduce(value, op=dist.ReduceOp.MIN)
+    return value

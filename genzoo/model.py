@@ -73,7 +73,7 @@ class GenerativeModel(nn.Module):
         raise GenzooError(f"{type(self).__name__} does not implement loss()")
 
     def forward(self, player: str, batch: Tensor) -> dict[str, Tensor]:
-        # The trainer calls the model (not .loss) so DistributedDataParallel sees the forward.
+        # The trainer calls the model (not .loss), so forward hooks and wrappers see every step.
         return self.loss(player, batch)
 
     # --- sampling ---------------------------------------------------------------------------

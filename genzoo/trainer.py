@@ -40,7 +40,16 @@ from genzoo.checkpoint import (
 )
 from genzoo.config import to_dict
 from genzoo.data import split_holdout
-from genzoo.distributed import barrier, init_distributed, mean_across_ranks, shutdown_distributed
+from genzoo.distributed import (
+    average_buffers,
+    barrier,
+    broadcast_module,
+    init_distributed,
+    mean_across_ranks,
+    mean_gradients,
+    min_across_ranks,
+    shutdown_distributed,
+)
 from genzoo.errors import CheckpointError, ConfigError, GenzooError, OutputError, TrainingDiverged
 from genzoo.images import plot_loss_curves, save_grid
 from genzoo.progress import TrainingProgress
@@ -51,7 +60,7 @@ from genzoo.runfolder import (
     read_run_config,
     record_history, trim_metrics,
 )
-from genzoo.steps import StepOptions, build_optimizers, check_players, run_iteration
+from genzoo.steps import FiniteWatch, StepOptions, build_optimizers, check_players, run_iteration
 from genzoo.tracking import RunLogger
 from genzoo.train_state import STATE_FILENAME, restore_rng, save_train_state
 
@@ -218,7 +227,9 @@ class Trainer:
         scalers = {}
         if train.precision == "fp16":
             scalers = {p.name: torch.amp.GradScaler(self.device.type) for p in self.players}
-        self.options = StepOptions(self.device.type, autocast_dtype, scalers)
+        reduce = (lambda params: mean_gradients(params, self.dist)) if self.dist.enabled else None
+        self.watch = FiniteWatch(self.players, fp16=bool(scalers))
+        self.options = StepOptions(self.device.type, autocast_dtype, scalers, reduce, self.watch)
         noise_generator = torch.Generator().manual_seed(train.seed)
         self.fixed_noise = self.model.sample_noise(train.grid_size, noise_generator).to(self.device)
         self.stream = BatchStream(
@@ -297,19 +308,15 @@ class Trainer:
             # loss code (with its autograd.grad gradient penalties) stays in eager mode.
             for child in self.model.children():
                 child.compile(backend=train.compile_backend, mode=None if train.compile_mode == "default" else train.compile_mode)
-        if not self.dist.enabled:
-            return self.model
-        from torch.nn.parallel import DistributedDataParallel
+        # Several processes: no DistributedDataParallel wrapper. Each player step all-reduces
+        # the stepping player's gradients only (StepOptions.reduce_gradients), batch-norm
+        # statistics are averaged before each checkpoint, and ranks start from rank 0's weights.
+        broadcast_module(self.model, self.dist)
+        return self.model
 
-        # Several players share one module, and a player's step leaves the others' parameters
-        # without gradients, hence find_unused_parameters. A player whose step does use every
-        # parameter makes each rank warn (from C++, so no Python filter reaches it) that the flag
-        # was not needed; that is expected here.
-        return DistributedDataParallel(
-            self.model,
-            device_ids=[self.device.index] if self.device.type == "cuda" else None,
-            find_unused_parameters=True,
-        )
+    def _check_finite(self) -> None:
+        """Raise TrainingDiverged if any rank saw a non-finite loss since the start (one sync)."""
+        self.watch.check(lambda first: min_across_ranks(first, self.dist))
 
     # --- outputs ---------------------------------------------------------------------------
     def checkpoint_meta(self) -> dict[str, Any]:
@@ -439,6 +446,7 @@ class Trainer:
         try:
             with progress:
                 while self.step < self.total_steps:
+                    # The step number this iteration is logged and checkpointed under.
                     logged = run_iteration(model, self.players, self.optimizers, self.stream, step=self.step + 1, options=self.options)
                     self.step += 1
                     if first and progress.enabled:  # losses on screen from the first step (one sync, once)
@@ -448,9 +456,13 @@ class Trainer:
                         sums[key] = sums[key] + value if key in sums else value.clone()
                     count += 1
                     last = self.step == self.total_steps
-                    if self.step % train.log_every == 0 or last:
+                    log_now = self.step % train.log_every == 0 or last
+                    if log_now:
+                        # Host synchronisations happen only here and before samples and
+                        # checkpoints, so a diverged model is never logged as good or saved.
+                        self._check_finite()
                         elapsed = time.perf_counter() - window_start
-                        values = mean_across_ranks({k: float(v) / count for k, v in sums.items()}, self.dist, self.device)
+                        values = mean_across_ranks(_window_means(sums, count), self.dist, self.device)
                         record = {"step": self.step, "epoch": self.stream.epoch, "time": round(time.time(), 3),
                                   "images_per_s": round(images_per_step * count / max(elapsed, 1e-9), 2), **values}
                         if main:
@@ -464,11 +476,17 @@ class Trainer:
                     else:
                         progress.update(self.step, None)
                     stop = self._stop_signal is not None
-                    if main and train.sample_every and (self.step % train.sample_every == 0 or last):
+                    sample_now = bool(train.sample_every) and (self.step % train.sample_every == 0 or last)
+                    checkpoint_now = bool(train.checkpoint_every and self.step % train.checkpoint_every == 0) or last or stop
+                    if (sample_now or checkpoint_now) and not log_now:
+                        self._check_finite()
+                    if sample_now and main:
                         self.save_samples()
-                    if main and ((train.checkpoint_every and self.step % train.checkpoint_every == 0) or last or stop):
-                        self.save_checkpoint()
-                    barrier(self.dist)
+                    if checkpoint_now:
+                        average_buffers(self.model, self.dist)
+                        if main:
+                            self.save_checkpoint()
+                        barrier(self.dist)  # no rank runs ahead of (or exits before) the saved state
                     if stop:
                         name = signal.Signals(self._stop_signal).name
                         raise Interrupted(
@@ -491,6 +509,15 @@ class Trainer:
             plot_loss_curves(self.run_dir / "metrics.jsonl", self.run_dir / "loss_curves.png",
                              title=f"{self.config.model} on {self.config.dataset}")
         return RunResult(self.run_dir, self.step, model_path)
+
+
+def _window_means(sums: dict[str, torch.Tensor], count: int) -> dict[str, float]:
+    """Mean of each logged term over the window, read back from the device in one transfer."""
+    if not sums:
+        return {}
+    keys = list(sums)
+    means = (torch.stack([sums[k] for k in keys]) / count).tolist()
+    return dict(zip(keys, means))
 
 
 def train(config: RunConfig, run_dir: str | Path, *, registry: Any = None, progress: bool | str = False) -> RunResult:

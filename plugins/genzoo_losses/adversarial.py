@@ -33,7 +33,7 @@ from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 
 from genzoo.errors import GenzooError
 from genzoo_losses.configs import AdversarialConfig, HingeConfig, NonSaturatingConfig, WassersteinGPConfig
@@ -55,6 +55,27 @@ def _pair_real_with_fake(real: Tensor, fake: Tensor) -> Tensor:
             f"the fake batch ({fake.shape[0]}) must be a multiple of the real batch ({real.shape[0]})"
         )
     return real.repeat(fake.shape[0] // real.shape[0], *([1] * (real.dim() - 1)))
+
+
+def batch_independent(critic: Critic) -> bool:
+    """Whether the critic scores each sample on its own (no batch norm anywhere inside it)."""
+    if not isinstance(critic, nn.Module):
+        return False
+    return not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in critic.modules())
+
+
+def score_real_and_fake(critic: Critic, real: Tensor, fake: Tensor) -> tuple[Tensor, Tensor]:
+    """Per-sample scores of ``real`` and ``fake``; one critic call on both when that is safe.
+
+    A critic without batch norm gives every sample the same score whether it is scored alone or
+    with others, so one forward (and backward) pass over cat([real, fake]) replaces two half-size
+    ones: fewer kernel launches and better-filled GEMMs. With batch norm, real and fake batches
+    are normalised separately, as the model was designed.
+    """
+    if batch_independent(critic) and real.shape[1:] == fake.shape[1:] and real.dtype == fake.dtype:
+        scores = per_sample_scores(critic(torch.cat([real, fake])))
+        return scores[: real.shape[0]], scores[real.shape[0] :]
+    return per_sample_scores(critic(real)), per_sample_scores(critic(fake))
 
 
 def gradient_penalty(critic: Critic, real: Tensor, fake: Tensor) -> Tensor:
@@ -96,8 +117,7 @@ class AdversarialLoss(ABC):
     def discriminator_loss(self, critic: Critic, real: Tensor, fake: Tensor) -> dict[str, Tensor]:
         """Loss terms of the discriminator/critic; ``fake`` is detached here."""
         fake = fake.detach()
-        real_scores = per_sample_scores(critic(real))
-        fake_scores = per_sample_scores(critic(fake))
+        real_scores, fake_scores = score_real_and_fake(critic, real, fake)
         loss = self._discriminator_terms(real_scores, fake_scores)
         terms = {"real_score": real_scores.mean().detach(), "fake_score": fake_scores.mean().detach()}
         if self.uses_gradient_penalty:
