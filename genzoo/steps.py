@@ -168,12 +168,13 @@ def run_iteration(
     fetch = next_batch if callable(next_batch) else (lambda: next(next_batch))  # type: ignore[arg-type]
     base = getattr(model, "module", model)
     owned = {p.name: [q for g in optimizers[p.name].param_groups for q in g["params"]] for p in players}
+    frozen = {} if isinstance(model, nn.parallel.DistributedDataParallel) else owned
     watch = options.watch or FiniteWatch(players, fp16=bool(options.scalers))
     logged: dict[str, Tensor] = {}
     for index, player in enumerate(players):
         optimizer = optimizers[player.name]
         scaler = options.scalers.get(player.name)
-        with only_trainable(owned, player.name):
+        with only_trainable(frozen, player.name):
             for _ in range(player.steps):
                 batch = fetch()
                 base.zero_grad(set_to_none=True)

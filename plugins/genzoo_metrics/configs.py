@@ -110,6 +110,10 @@ class LikelihoodConfig:
         100,
     )
     chunk: int = doc("importance samples evaluated at a time (log-sum-exp is accumulated)", 500)
+    decode_batch: int = doc(
+        "rows per decoder call (0: 128 on a CPU, where small calls stay in cache; the whole chunk on a GPU); "
+        "does not change the values", 0,
+    )
     max_images: int = doc("held-out images scored at most (0 = all given); reports use 1000", 200)
     batch_size: int = doc("images per batch", 20)
     binarise: Literal["none", "dynamic", "threshold"] = doc(

@@ -14,6 +14,10 @@ per image) and meaning (a Bernoulli probability, or a Gaussian density on contin
 from the model; the result names the model's ``observation_model`` when it declares one. L_1 is
 the ELBO, L_k rises with k toward log p(x). k samples are drawn ``chunk`` at a time and combined
 with a running log-sum-exp, so k = 5000 (Burda's evaluation) needs memory for ``chunk`` decodes.
+The encoder runs once per image batch; the chunk's ``chunk x batch`` decodes run
+``decode_batch`` rows per decoder call. Small calls keep a CPU decoder's activations in cache (on
+a 2-core Xeon 128 rows decode about 3x faster per row than the 10,000 of one 500 x 20 chunk), and
+the noise is drawn per chunk exactly as before, so the values do not depend on ``decode_batch``.
 The ELBO uses the mean of the same k log-weights' reconstruction terms (a k-sample Monte-Carlo
 estimate) and the closed-form KL, so ELBO = -recon - KL exactly.
 
@@ -24,7 +28,9 @@ Binarised images are passed to the model in its [-1, 1] range ({-1, 1}).
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
 
 import torch
 from torch import Tensor
@@ -64,19 +70,30 @@ def binarise(x: Tensor, mode: str, generator: torch.Generator) -> Tensor:
     return bits * 2 - 1
 
 
+#: rows per decoder call when ``decode_batch`` is 0: cache-sized on a CPU, the whole chunk on a GPU
+CPU_DECODE_BATCH = 128
+
+
 @torch.no_grad()
 def importance_weights_summary(
-    model: object, x: Tensor, samples: int, chunk: int, generator: torch.Generator | None = None
+    model: object,
+    x: Tensor,
+    samples: int,
+    chunk: int,
+    generator: torch.Generator | None = None,
+    decode_batch: int = 0,
 ) -> dict[str, Tensor]:
     """Per-image IWAE bound, mean reconstruction log-likelihood and KL for a batch ``x``.
 
     Returns tensors of shape (B,): ``log_likelihood`` (L_k), ``recon_log_prob`` (mean over the k
-    samples of log p(x|z_i)) and ``kl`` (closed form).
+    samples of log p(x|z_i)) and ``kl`` (closed form). ``decode_batch`` (0: automatic) only sets
+    how many rows each decoder call takes.
     """
-    if samples < 1 or chunk < 1:
-        raise ConfigError("the IWAE bound needs samples >= 1 and chunk >= 1")
+    if samples < 1 or chunk < 1 or decode_batch < 0:
+        raise ConfigError("the IWAE bound needs samples >= 1, chunk >= 1 and decode_batch >= 0")
     mu, logvar = model.encode(x)  # type: ignore[attr-defined]
     batch = len(x)
+    rows = decode_batch or (CPU_DECODE_BATCH if x.device.type == "cpu" else chunk * batch)
     running = torch.full((batch,), -math.inf, dtype=torch.float64, device=x.device)
     recon_sum = torch.zeros(batch, dtype=torch.float64, device=x.device)
     std = torch.exp(0.5 * logvar)
@@ -85,8 +102,12 @@ def importance_weights_summary(
         k = min(chunk, samples - done)
         eps = torch.randn((k, *mu.shape), generator=generator, device="cpu" if generator else mu.device, dtype=mu.dtype)
         z = (mu + std * eps.to(mu.device)).reshape(k * batch, *mu.shape[1:])
-        xs = x.unsqueeze(0).expand(k, *x.shape).reshape(k * batch, *x.shape[1:])
-        log_px = model.decoder_log_prob(xs, z).double()  # type: ignore[attr-defined]
+        log_px = torch.cat([
+            # row r of the chunk is sample r // batch of image r % batch
+            model.decoder_log_prob(x[torch.arange(start, min(start + rows, len(z)), device=x.device) % batch],  # type: ignore[attr-defined]
+                                   z[start : start + rows]).double()
+            for start in range(0, len(z), rows)
+        ])
         mus = mu.unsqueeze(0).expand(k, *mu.shape).reshape_as(z)
         logvars = logvar.unsqueeze(0).expand(k, *logvar.shape).reshape_as(z)
         log_w = log_px + standard_normal_log_prob(z).double() - diagonal_normal_log_prob(z, mus, logvars).double()
@@ -98,6 +119,27 @@ def importance_weights_summary(
         "recon_log_prob": recon_sum / samples,
         "kl": gaussian_kl(mu, logvar).double(),
     }
+
+
+@contextlib.contextmanager
+def channels_last_on_cpu(model: object, device: torch.device | str) -> Iterator[None]:
+    """Hold the model's 4-d (conv) weights channels-last while it is scored on a CPU.
+
+    oneDNN's convolutions run faster on NHWC data here; the layout changes no value beyond float
+    rounding, and every weight gets its original storage back afterwards.
+    """
+    params = [p for p in getattr(model, "parameters", lambda: [])() if p.dim() == 4]
+    if torch.device(device).type != "cpu" or not params:
+        yield
+        return
+    original = [p.data for p in params]
+    for param in params:
+        param.data = param.data.contiguous(memory_format=torch.channels_last)
+    try:
+        yield
+    finally:
+        for param, data in zip(params, original):
+            param.data = data
 
 
 class LikelihoodMetric:
@@ -129,11 +171,12 @@ class LikelihoodMetric:
         real = binarise(real, cfg.binarise, generator)
         device = context.device  # type: ignore[attr-defined]
         parts: dict[str, list[Tensor]] = {"log_likelihood": [], "recon_log_prob": [], "kl": []}
-        for start in range(0, len(real), cfg.batch_size):
-            x = real[start : start + cfg.batch_size].to(device)
-            out = importance_weights_summary(model, x, cfg.samples, cfg.chunk, generator)
-            for key, value in out.items():
-                parts[key].append(value.cpu())
+        with channels_last_on_cpu(model, device):
+            for start in range(0, len(real), cfg.batch_size):
+                x = real[start : start + cfg.batch_size].to(device)
+                out = importance_weights_summary(model, x, cfg.samples, cfg.chunk, generator, cfg.decode_batch)
+                for key, value in out.items():
+                    parts[key].append(value.cpu())
         ll = torch.cat(parts["log_likelihood"])
         recon = -torch.cat(parts["recon_log_prob"])
         kl = torch.cat(parts["kl"])

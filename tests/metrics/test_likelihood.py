@@ -81,3 +81,35 @@ def test_binarisation_modes() -> None:
     dynamic = binarise(x.expand(2000, 4), "dynamic", g)
     assert set(dynamic.unique().tolist()) == {-1.0, 1.0}
     assert torch.allclose((dynamic.mean(0) + 1) / 2, (x[0] + 1) / 2, atol=0.05)
+
+
+@torch.no_grad()
+def test_decode_batch_changes_no_value() -> None:
+    model = LinearGaussianVAE(LinearGaussianConfig(mean_shift=0.15, var_scale=1.8))
+    x = _data(model, 5)
+    whole = importance_weights_summary(model, x, 700, 300, torch.Generator().manual_seed(2), decode_batch=300 * 5)
+    for rows in (1, 7, 128):
+        sliced = importance_weights_summary(model, x, 700, 300, torch.Generator().manual_seed(2), decode_batch=rows)
+        for key in whole:
+            torch.testing.assert_close(sliced[key], whole[key], rtol=0, atol=1e-9)
+
+
+@torch.no_grad()
+def test_a_conv_vae_scores_the_same_channels_last_in_small_decodes_and_gets_its_weights_back() -> None:
+    from genzoo.registry import get_registry
+    from genzoo_metrics.likelihood import channels_last_on_cpu
+
+    torch.manual_seed(0)
+    model = get_registry().build_model("vae", {"latent_dim": 4, "net": {"encoder_width": 4, "generator_width": 4}},
+                                       (1, 28, 28)).eval()
+    x = torch.rand(3, 1, 28, 28) * 2 - 1
+    before = {name: p.clone() for name, p in model.named_parameters()}
+    old = importance_weights_summary(model, x, 60, 40, torch.Generator().manual_seed(5), decode_batch=40 * 3)
+    with channels_last_on_cpu(model, "cpu"):
+        assert any(p.dim() == 4 and p.is_contiguous(memory_format=torch.channels_last) and not p.is_contiguous()
+                   for p in model.parameters())
+        new = importance_weights_summary(model, x, 60, 40, torch.Generator().manual_seed(5))
+    for key in old:
+        torch.testing.assert_close(new[key], old[key], rtol=0, atol=1e-6)
+    for name, p in model.named_parameters():
+        assert p.is_contiguous() and torch.equal(p, before[name]), name
