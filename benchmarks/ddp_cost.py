@@ -50,24 +50,29 @@ def _worker(rank: int, world: int, port: int, args: argparse.Namespace, queue: m
     data = registry.build_dataset("mnist5k", None, "train", None)
     results = {}
     for name in args.models:
+        # Two copies with the same initial weights: freezing a player's parameters (the genzoo
+        # side) would detach the gradient hooks DDP registered on a shared copy.
         torch.manual_seed(0)
         model = registry.build_model(name, None, data.shape)
-        players, optimizers = check_players(model), build_optimizers(model)
+        torch.manual_seed(0)
+        wrapped = registry.build_model(name, None, data.shape)
+        players = check_players(model)
+        optimizers, ddp_optimizers = build_optimizers(model), build_optimizers(wrapped)
         stream = BatchStream(data, args.batch_size, 0, rank, world)
-        ddp = DistributedDataParallel(model, find_unused_parameters=True)
+        ddp = DistributedDataParallel(wrapped, find_unused_parameters=True)
         watch = FiniteWatch(players)
         sides = {
-            "ddp": (ddp, StepOptions(watch=watch), True),
-            "genzoo": (model, StepOptions(reduce_gradients=lambda p: mean_gradients(p, info), watch=watch), False),
+            "ddp": (ddp, ddp_optimizers, StepOptions(watch=watch), True),
+            "genzoo": (model, optimizers, StepOptions(reduce_gradients=lambda p: mean_gradients(p, info), watch=watch), False),
         }
         times: dict[str, list[float]] = {side: [] for side in sides}
         for _ in range(args.rounds):
-            for side, (net, options, barrier) in sides.items():
+            for side, (net, opts, options, barrier) in sides.items():
                 dist.barrier()
                 per_iteration = []
                 for step in range(args.steps + 1):
                     start = time.perf_counter()
-                    run_iteration(net, players, optimizers, stream, step=step + 1, options=options)
+                    run_iteration(net, players, opts, stream, step=step + 1, options=options)
                     if barrier:
                         dist.barrier()
                     per_iteration.append(time.perf_counter() - start)
