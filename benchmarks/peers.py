@@ -1,0 +1,143 @@
+"""genzoo against peer trainers on the same networks and digits: pythae (VAE) and torchgan (WGAN-GP).
+
+Each peer trains genzoo's own networks (built through the registry with the default configs and
+wrapped in the peer's base classes, so the parameter counts are equal; checked) on the same 4,500
+mnist5k training digits, batch 64, with its documented trainer; genzoo runs `Trainer.fit` (as in
+`benchmarks/trainer_overhead.py`). Rounds alternate in one process. An iteration is one optimiser
+step of every player (VAE: one step; WGAN-GP: 5 critic steps and 1 generator step, i.e. 5 batches
+for torchgan, whose ``ncritic`` counts batches per generator step).
+
+Needs ``pip install pythae torchgan`` (both install beside torch 2.14.1; the run that produced
+BENCHMARKS.md used a venv with ``--system-site-packages``).
+
+    OMP_NUM_THREADS=2 python benchmarks/peers.py [--rounds 3] [--iterations 20]
+
+Prints peer / genzoo seconds per iteration (median over rounds, with the per-round range).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+
+import torch
+
+from genzoo.registry import get_registry
+from trainer_overhead import genzoo_seconds
+
+
+def digits() -> torch.Tensor:
+    return get_registry().build_dataset("mnist5k", None, "train", None).images.float()
+
+
+def pythae_seconds(iterations: int, seed: int) -> tuple[float, int, int]:
+    """pythae's BaseTrainer on genzoo's VAE encoder and decoder; s/iteration and both parameter counts."""
+    from pythae.models import VAE, VAEConfig
+    from pythae.models.base.base_utils import ModelOutput
+    from pythae.models.nn import BaseDecoder, BaseEncoder
+    from pythae.trainers import BaseTrainer, BaseTrainerConfig
+
+    torch.manual_seed(seed)
+    ours = get_registry().build_model("vae", None, (1, 28, 28))
+
+    class Encoder(BaseEncoder):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = ours.encoder
+
+        def forward(self, x: torch.Tensor) -> ModelOutput:  # pythae feeds [0, 1]; genzoo's nets take [-1, 1]
+            mu, logvar = self.net(x * 2 - 1)
+            return ModelOutput(embedding=mu, log_covariance=logvar)
+
+    class Decoder(BaseDecoder):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = ours.generator
+
+        def forward(self, z: torch.Tensor) -> ModelOutput:  # Bernoulli means for pythae's "bce" loss
+            return ModelOutput(reconstruction=torch.sigmoid(self.net.pre_tanh(z)))
+
+    config = VAEConfig(input_dim=(1, 28, 28), latent_dim=ours.config.latent_dim, reconstruction_loss="bce")
+    model = VAE(config, encoder=Encoder(), decoder=Decoder())
+    data = (digits()[: 64 * (iterations + 1)] + 1) / 2
+    with tempfile.TemporaryDirectory() as tmp:
+        trainer = BaseTrainer(model, data, training_config=BaseTrainerConfig(
+            output_dir=tmp, per_device_train_batch_size=64, num_epochs=1, learning_rate=ours.config.lr, no_cuda=True,
+            seed=seed))
+        trainer.prepare_training()
+        start = time.perf_counter()
+        trainer.train_step(1)
+        seconds = (time.perf_counter() - start) / (iterations + 1)
+    return seconds, sum(p.numel() for p in model.parameters()), sum(p.numel() for p in ours.parameters())
+
+
+def torchgan_seconds(iterations: int, seed: int) -> tuple[float, int, int]:
+    """torchgan's Trainer (WGAN-GP losses, ncritic 5) on genzoo's WGAN-GP generator and critic."""
+    from torch.utils.data import DataLoader, TensorDataset
+    from torchgan.losses import WassersteinDiscriminatorLoss, WassersteinGeneratorLoss, WassersteinGradientPenalty
+    from torchgan.models import Discriminator, Generator
+    from torchgan.trainer import Trainer
+
+    torch.manual_seed(seed)
+    ours = get_registry().build_model("wgan-gp", None, (1, 28, 28))
+    latent = ours.config.latent_dim
+
+    class G(Generator):
+        def __init__(self) -> None:
+            super().__init__(latent, "none")
+            self.net = ours.generator
+
+        def forward(self, z: torch.Tensor) -> torch.Tensor:
+            return self.net(z)
+
+    class D(Discriminator):
+        def __init__(self) -> None:
+            super().__init__(1, "none")
+            self.net = ours.critic
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.net(x).view(-1)
+
+    adam = {"name": torch.optim.Adam, "args": {"lr": ours.config.critic_lr, "betas": tuple(ours.config.betas)}}
+    network = {"generator": {"name": G, "args": {}, "optimizer": adam},
+               "discriminator": {"name": D, "args": {}, "optimizer": adam}}
+    losses = [WassersteinGeneratorLoss(), WassersteinDiscriminatorLoss(), WassersteinGradientPenalty(lambd=10.0)]
+    batches = 5 * (iterations + 1)
+    loader = DataLoader(TensorDataset(digits()[: 64 * batches]), batch_size=64)
+    with tempfile.TemporaryDirectory() as tmp:
+        trainer = Trainer(network, losses, ncritic=5, epochs=1, sample_size=64, device=torch.device("cpu"),
+                          checkpoints=os.path.join(tmp, "gan"), recon=os.path.join(tmp, "images"), log_dir=tmp)
+        start = time.perf_counter()
+        trainer(loader)
+        seconds = (time.perf_counter() - start) / (iterations + 1)
+        params = sum(p.numel() for p in trainer.generator.parameters()) + sum(p.numel() for p in trainer.discriminator.parameters())
+    return seconds, params, sum(p.numel() for p in ours.parameters())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--iterations", type=int, default=20)
+    parser.add_argument("--peers", nargs="+", default=["pythae", "torchgan"], choices=["pythae", "torchgan"])
+    args = parser.parse_args()
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch 64, load {os.getloadavg()[0]:.1f}")
+    for peer in args.peers:
+        model, measure = ("vae", pythae_seconds) if peer == "pythae" else ("wgan-gp", torchgan_seconds)
+        theirs, ours = [], []
+        for seed in range(args.rounds):
+            seconds, peer_params, our_params = measure(args.iterations, seed)
+            if peer_params != our_params:
+                raise SystemExit(f"{peer}: {peer_params} parameters against genzoo's {our_params}; not the same networks")
+            theirs.append(seconds)
+            ours.append(genzoo_seconds(model, args.iterations, 64, seed))
+        ratios = [t / o for t, o in zip(theirs, ours)]
+        print(f"{peer} vs genzoo {model} ({peer_params:,} parameters each): peer {statistics.median(theirs):.4f} s/it, "
+              f"genzoo {statistics.median(ours):.4f} s/it, peer/genzoo {statistics.median(ratios):.2f} "
+              f"(rounds {min(ratios):.2f}-{max(ratios):.2f}), load {os.getloadavg()[0]:.1f}")
+
+
+if __name__ == "__main__":
+    main()
