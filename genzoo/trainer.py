@@ -2,8 +2,8 @@
 
 The trainer knows no model by name. It builds the data set and the model through the registry,
 gives each player its optimiser, and steps the players with :func:`genzoo.steps.run_iteration`.
-It owns devices, autocast, ``torch.compile``, multi-process training (per-player gradient all-reduce), logging, sample grids,
-checkpoints and resume. A run folder holds::
+It owns devices, autocast, ``torch.compile``, multi-process training (per-player gradient
+all-reduce), logging, sample grids, checkpoints and resume. A run folder holds::
 
     config.json              resolved config
     metrics.jsonl            one JSON line per logging step (with its wall-clock ``time``)
