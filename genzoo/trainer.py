@@ -397,7 +397,9 @@ class Trainer:
         if not self.dist.is_main:
             self.loggers = []
         try:
-            return self._fit(on_log)
+            result = self._fit(on_log)
+            barrier(self.dist)  # rank 0 writes the final files alone: tear the group down together
+            return result
         except OutputError:  # a full or read-only disk before the first checkpoint: leave no empty run behind
             if created and self.dist.is_main and not checkpoint_dirs(self.run_dir):
                 shutil.rmtree(self.run_dir, ignore_errors=True)
