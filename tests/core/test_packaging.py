@@ -47,8 +47,14 @@ def wheel_venv(tmp_path_factory) -> Path:
     assert build.returncode == 0, build.stderr
     [wheel] = (root / "dist").glob("genzoo-*.whl")
     env_dir = root / "venv"
-    venv.create(env_dir, system_site_packages=True, with_pip=False)
+    venv.create(env_dir, with_pip=False)
     python = env_dir / "bin" / "python"
+    # The system's packages (torch, ...) are reached through a .pth line, not `system_site_packages`: a path
+    # named in a .pth file is put on sys.path without running the .pth files inside it, so an editable genzoo
+    # installed there (as CI installs it) cannot fill in for a package the wheel lacks.
+    [site_packages] = (env_dir / "lib").glob("python3*/site-packages")
+    outer = [p for p in sys.path if p.endswith("site-packages") and Path(p).is_dir()]
+    (site_packages / "outer-site-packages.pth").write_text("\n".join(outer) + "\n")
     install = subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "-q", str(wheel)],
                              capture_output=True, text=True, timeout=600)
     assert install.returncode == 0, install.stderr
@@ -57,7 +63,8 @@ def wheel_venv(tmp_path_factory) -> Path:
 
 def run_installed(env_dir: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "GENZOO_REGISTRY")}
-    env.update(GENZOO_CACHE_DIR=str(cwd / "cache"), OMP_NUM_THREADS="1")
+    # The example plugin's metadata is visible through the outer site-packages but its editable code is not.
+    env.update(GENZOO_CACHE_DIR=str(cwd / "cache"), OMP_NUM_THREADS="1", GENZOO_DISABLE_PLUGINS="example")
     return subprocess.run([str(env_dir / "bin" / "python"), *args], cwd=cwd, env=env, capture_output=True, text=True,
                           timeout=300)
 
