@@ -51,6 +51,11 @@ class TrainConfig:
         "as a validation split; 0 trains on all.",
         0,
     )
+    ema: float = doc(
+        "Decay of the moving average of the weights that samples, checkpoints and the published model use "
+        "(ramped as min(ema, (1+t)/(10+t)); see genzoo.averaging); 0 uses the live weights.",
+        0.999,
+    )
     seed: int = doc("Seed for weights, data order and noise; same seed, same run.", 0)
     device: str = doc("auto, cpu, cuda, cuda:N or mps.", "auto")
     precision: Literal["fp32", "bf16", "fp16"] = doc("Autocast precision; fp16 uses one GradScaler per player.", "fp32")
@@ -76,6 +81,8 @@ class TrainConfig:
             raise ValueError("train.sample_every, checkpoint_every and num_workers must be >= 0")
         if not self.lr >= 0 or self.holdout < 0:  # `not >=` also refuses NaN
             raise ValueError("train.lr and train.holdout must be >= 0")
+        if not 0.0 <= self.ema < 1.0:  # also refuses NaN
+            raise ValueError(f"train.ema must be in [0, 1) (0 turns the weight average off), not {self.ema}")
         if not math.isfinite(self.epochs) or self.epochs < 0:
             raise ValueError(f"train.epochs must be a finite number >= 0, not {self.epochs}")
         if not 0 <= self.seed < 2**63:

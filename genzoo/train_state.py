@@ -83,9 +83,13 @@ def save_train_state(
     data_position: dict[str, int],
     fixed_noise: torch.Tensor,
     extra: dict[str, Any] | None = None,
+    live_weights: dict[str, torch.Tensor] | None = None,
 ) -> Path:
-    """Write the training state atomically."""
+    """Write the training state atomically. ``live_weights``: the weights training continues from, when
+    the model file holds others (their moving average, :mod:`genzoo.averaging`)."""
     tensors: dict[str, torch.Tensor] = {"fixed_noise": fixed_noise.detach().cpu().contiguous()}
+    for name, tensor in (live_weights or {}).items():
+        tensors[f"live/{name}"] = tensor.detach().cpu().contiguous()
     optim_info: dict[str, Any] = {}
     for name, optimizer in optimizers.items():
         _flatten_optimizer(f"optim/{name}", optimizer.state_dict(), tensors, optim_info)
@@ -128,6 +132,7 @@ def load_train_state(path: str | Path) -> dict[str, Any]:
             "rng_tensors": {k: v for k, v in tensors.items() if k.startswith("rng/")},
             "rng_info": field("rng"),
             "fixed_noise": tensors["fixed_noise"],
+            "live": {k[len("live/"):]: v for k, v in tensors.items() if k.startswith("live/")},
             "extra": field("extra"),
         }
         int(state["data_position"]["epoch"]), int(state["data_position"]["batch"])

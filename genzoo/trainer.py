@@ -21,6 +21,7 @@ import shutil
 import signal
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from genzoo.averaging import WeightAverage
 from genzoo.batches import BatchStream
 from genzoo.checkpoint import (
     MODEL_FILENAME,
@@ -66,7 +68,7 @@ from genzoo.train_state import STATE_FILENAME, restore_rng, save_train_state
 
 # Settings that define what is being trained: a resumed run must keep them.
 FIXED_ON_RESUME = ("model", "dataset", "model_config", "data_config")
-FIXED_TRAIN_ON_RESUME = ("batch_size", "seed", "holdout", "lr")  # a saved optimiser state restores its own lr
+FIXED_TRAIN_ON_RESUME = ("batch_size", "seed", "holdout", "lr", "ema")  # a saved optimiser state restores its own lr
 CHECKPOINT_DIR = "checkpoints"
 CONFIG_FILENAME = "config.json"
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -223,6 +225,7 @@ class Trainer:
         if train.channels_last and self.device.type == "cuda" and len(self.dataset.shape) == 3:
             self.model.to(memory_format=torch.channels_last)
         self.optimizers = build_optimizers(self.model, lr=train.lr or None)
+        self.average = WeightAverage(self.model, train.ema) if train.ema else None
         autocast_dtype = PRECISIONS[train.precision]
         scalers = {}
         if train.precision == "fp16":
@@ -272,7 +275,12 @@ class Trainer:
         checkpoint, weights, state = load_newest_valid(self.run_dir, folders, self.model.state_dict())
         if self.dist.is_main:
             notice(f"resuming {self.run_dir} from {checkpoint.name}")
-        load_weights(self.model, weights, f"{checkpoint} does not fit model '{self.config.model}' as configured now")
+        context = f"{checkpoint} does not fit model '{self.config.model}' as configured now"
+        load_weights(self.model, weights, context)
+        if self.average is not None:  # model.safetensors holds the average, the training state the live weights
+            self.average.load(weights)
+            if state["live"]:  # (a run saved before the average existed has none: both start from its weights)
+                load_weights(self.model, state["live"], context)
         for name, optimizer in self.optimizers.items():
             if name not in state["optimizers"]:
                 raise CheckpointError(f"{checkpoint} has no optimiser state for player {name!r}")
@@ -331,14 +339,16 @@ class Trainer:
         root = self.run_dir / CHECKPOINT_DIR
         final = root / f"step-{self.step:08d}"
         tmp = root / f".step-{self.step:08d}.tmp"
-        bad = [name for name, p in self.model.state_dict().items() if p.is_floating_point() and not bool(torch.isfinite(p).all())]
+        live = self.model.state_dict()
+        published = self.average.tensors if self.average is not None else live
+        bad = [name for name, p in [*live.items(), *published.items()] if p.is_floating_point() and not bool(torch.isfinite(p).all())]
         if bad:
             raise TrainingDiverged(f"the weights became non-finite by step {self.step} ({bad[0]}); not saving them")
         try:
             if tmp.exists():
                 shutil.rmtree(tmp)
             tmp.mkdir(parents=True)
-            save_model(tmp / MODEL_FILENAME, self.model, self.checkpoint_meta())
+            # The live weights go into the training state before the average is swapped into them.
             save_train_state(
                 tmp / STATE_FILENAME,
                 optimizers=self.optimizers,
@@ -346,7 +356,10 @@ class Trainer:
                 step=self.step,
                 data_position=self.stream.position(),
                 fixed_noise=self.fixed_noise,
+                live_weights=live if self.average is not None else None,
             )
+            with self.averaged():
+                save_model(tmp / MODEL_FILENAME, self.model, self.checkpoint_meta())
             if final.exists():
                 shutil.rmtree(final)
             tmp.rename(final)
@@ -363,10 +376,14 @@ class Trainer:
             shutil.rmtree(old, ignore_errors=True)
         return final
 
+    def averaged(self) -> AbstractContextManager[None]:
+        """A block in which the model holds the weights it publishes (the average, when kept)."""
+        return self.average.applied(self.model) if self.average is not None else nullcontext()
+
     def save_samples(self) -> Path:
         was_training = self.model.training
         self.model.eval()
-        with torch.no_grad(), self.options.autocast():
+        with torch.no_grad(), self.options.autocast(), self.averaged():
             images = self.model.generate(self.fixed_noise)
         self.model.train(was_training)
         for logger in self.loggers:
@@ -451,6 +468,8 @@ class Trainer:
                     # The step number this iteration is logged and checkpointed under.
                     logged = run_iteration(model, self.players, self.optimizers, self.stream, step=self.step + 1, options=self.options)
                     self.step += 1
+                    if self.average is not None:
+                        self.average.update(self.model, self.step)
                     if first and progress.enabled:  # losses on screen from the first step (one sync, once)
                         progress.first_losses({k: float(v) for k, v in logged.items()})
                     first = False
