@@ -10,6 +10,7 @@ says which files to put where.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import zlib
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ import torch
 from genzoo.config import build
 from genzoo.data import TensorImageDataset
 from genzoo.errors import DataError
+from genzoo.safejson import printable
 from genzoo_datasets.cache import cache_root
 from genzoo_datasets.configs import IdxConfig
 
@@ -94,17 +96,36 @@ def search_folders(source: IdxSource, data_dir: Path) -> list[Path]:
 
 
 def download(source: IdxSource, data_dir: Path, split: str) -> None:
-    """Download through torchvision into ``data_dir/<Class>/raw``; offline -> :class:`DataError`."""
+    """Download through torchvision into ``data_dir/<Class>/raw``; offline -> :class:`DataError`.
+
+    A failed download says why (the mirrors' errors, on the one line) and removes every folder and
+    partial file it created, so the next try does not find an empty or half-written tree.
+    """
+    import io
+
     import torchvision.datasets
 
     dataset_class = getattr(torchvision.datasets, source.torchvision_class)
+    before = existing_paths(data_dir)
     try:
-        dataset_class(root=str(data_dir), train=split == "train", download=True)
+        with contextlib.redirect_stdout(io.StringIO()):  # torchvision prints progress on stdout (--json reads it)
+            dataset_class(root=str(data_dir), train=split == "train", download=True)
     except Exception as exc:  # noqa: BLE001 - urllib, socket and torchvision raise many types
-        raise DataError(
-            f"{source.name}: downloading failed ({type(exc).__name__}); "
-            + missing_files_hint(source, data_dir, split)
-        ) from None
+        remove_new_paths(data_dir, before)
+        reason = printable(" ".join(f"{type(exc).__name__}: {exc}".split()), 300)
+        raise DataError(f"{source.name}: downloading failed ({reason}); " + missing_files_hint(source, data_dir, split)) from None
+
+
+def existing_paths(root: Path) -> set[Path]:
+    """``root`` and everything under it that exists now (empty when ``root`` does not)."""
+    return {root, *root.rglob("*")} if root.exists() else set()
+
+
+def remove_new_paths(root: Path, before: set[Path]) -> None:
+    """Delete what appeared under ``root`` (and ``root`` itself) since ``before`` was taken; keep the rest."""
+    for path in sorted(existing_paths(root) - before, key=lambda p: len(p.parts), reverse=True):
+        with contextlib.suppress(OSError):
+            path.rmdir() if path.is_dir() and not path.is_symlink() else path.unlink()
 
 
 def missing_files_hint(source: IdxSource, data_dir: Path, split: str) -> str:

@@ -113,6 +113,47 @@ def test_offline_download_fails_with_one_line(tmp_path, monkeypatch):
     with pytest.raises(DataError) as info:
         idx.mnist_factory(None, "test", tmp_path)
     message = str(info.value)
-    assert message.startswith("mnist: downloading failed (URLError)")
+    assert message.startswith("mnist: downloading failed (URLError: <urlopen error no network>)")
     assert "t10k-images-idx3-ubyte.gz" in message and str(tmp_path / "MNIST" / "raw") in message
     assert "\n" not in message
+
+
+def test_a_failed_download_says_why_and_leaves_nothing_behind(tmp_path, monkeypatch, capsys):
+    """torchvision creates MNIST/raw, prints progress and writes a partial file before it gives up."""
+    import torchvision.datasets
+
+    class HalfDownload:
+        def __init__(self, root, train, download):
+            raw = tmp_path / "data" / "MNIST" / "raw"
+            raw.mkdir(parents=True)
+            (raw / "train-images-idx3-ubyte.gz").write_bytes(b"\x1f\x8b partial")
+            print("Downloading https://ossci-datasets.s3.amazonaws.com/mnist/train-images-idx3-ubyte.gz")
+            raise RuntimeError("Error downloading train-images-idx3-ubyte.gz:\nTried https://ossci-datasets.s3."
+                               "amazonaws.com/mnist/, got:\n<urlopen error [Errno -2] Name or service not known>\n")
+
+    keep = tmp_path / "kept.txt"
+    keep.write_text("the user's own file")
+    monkeypatch.setattr(torchvision.datasets, "MNIST", HalfDownload)
+    with pytest.raises(DataError) as info:
+        idx.mnist_factory(None, "train", tmp_path / "data")
+    message = str(info.value)
+    assert "\n" not in message and "Name or service not known" in message and "Error downloading" in message
+    assert not (tmp_path / "data").exists() and keep.exists()
+    assert capsys.readouterr().out == ""  # torchvision's progress lines do not reach stdout
+
+
+def test_a_failed_download_keeps_what_was_in_data_dir_before(tmp_path, monkeypatch):
+    import torchvision.datasets
+
+    (tmp_path / "MNIST").mkdir()
+    (tmp_path / "MNIST" / "notes.txt").write_text("mine")
+
+    class Fails:
+        def __init__(self, root, train, download):
+            (tmp_path / "MNIST" / "raw").mkdir()
+            raise OSError("disk on fire")
+
+    monkeypatch.setattr(torchvision.datasets, "MNIST", Fails)
+    with pytest.raises(DataError, match=r"OSError: disk on fire"):
+        idx.mnist_factory(None, "train", tmp_path)
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["MNIST", "notes.txt"]
