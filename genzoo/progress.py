@@ -111,8 +111,21 @@ class TrainingProgress:
         return self.images_per_step * done / max(time.perf_counter() - self.started, 1e-9)
 
     def first_losses(self, losses: dict[str, float]) -> None:
-        """The losses of the first iteration of this session, shown before the first log line."""
+        """The losses of the first iteration of this session, shown before the first log line.
+
+        In a log file this also prints what the whole budget will take at the first step's pace, so a
+        run that would take days on this device (a 64-px ResNet on a CPU) says so before the first
+        log line, not after ``log_every`` slow steps. The first step includes warm-up, so it is an
+        upper estimate.
+        """
         self.losses = format_losses(losses)
+        if self.mode == "lines":
+            took = time.perf_counter() - self.started
+            self.console.print(
+                f"genzoo: the first step took {format_duration(took)}; at that pace the {self.total - self.start} "
+                f"steps take about {format_duration(took * (self.total - self.start))} | {self.losses}",
+                highlight=False, markup=False, soft_wrap=True,
+            )
 
     def update(self, step: int, record: dict[str, Any] | None) -> None:
         """After every step; ``record`` is the metrics line when one was logged at this step."""
