@@ -48,6 +48,11 @@ class WeightAverage:
             if not t.is_floating_point():
                 t.copy_(live[name])
 
+    def float_buffers(self, model: nn.Module) -> list[Tensor]:
+        """The average's floating-point buffers (batch-norm statistics), e.g. to average over ranks."""
+        names = {name for name, b in model.named_buffers() if b.is_floating_point()}
+        return [t for name, t in self.tensors.items() if name in names]
+
     @torch.no_grad()
     def load(self, tensors: dict[str, Tensor]) -> None:
         """Replace the average by saved tensors (names and shapes as the model's)."""

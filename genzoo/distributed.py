@@ -98,18 +98,20 @@ def average_buffers(module: torch.nn.Module, info: DistInfo) -> None:
     Each rank updates its running statistics from its own shard; averaging them before a
     checkpoint gives statistics of the whole batch, without DDP's per-forward broadcast.
     """
-    if not info.enabled:
+    average_tensors([b for b in module.buffers() if b.is_floating_point()], info)
+
+
+def average_tensors(tensors: list[torch.Tensor], info: DistInfo) -> None:
+    """Replace each of ``tensors`` by its mean over the ranks, in one all-reduce (every rank calls it)."""
+    if not info.enabled or not tensors:
         return
-    buffers = [b for b in module.buffers() if b.is_floating_point()]
-    if not buffers:
-        return
-    flat = torch.cat([b.reshape(-1).float() for b in buffers])
+    flat = torch.cat([t.reshape(-1).float() for t in tensors])
     dist.all_reduce(flat, op=dist.ReduceOp.SUM)
     flat /= info.world
     offset = 0
-    for buffer in buffers:
-        buffer.copy_(flat[offset : offset + buffer.numel()].view_as(buffer))
-        offset += buffer.numel()
+    for tensor in tensors:
+        tensor.copy_(flat[offset : offset + tensor.numel()].view_as(tensor))
+        offset += tensor.numel()
 
 
 def min_across_ranks(value: torch.Tensor, info: DistInfo) -> torch.Tensor:

@@ -65,6 +65,7 @@ class TrainingProgress:
         self.total, self.start, self.images_per_step = total, start, images_per_step
         self.started = time.perf_counter()
         self.losses = ""
+        self.first_done: float | None = None
         if self.mode != "bar":
             return
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -111,26 +112,32 @@ class TrainingProgress:
         return self.images_per_step * done / max(time.perf_counter() - self.started, 1e-9)
 
     def first_losses(self, losses: dict[str, float]) -> None:
-        """The losses of the first iteration of this session, shown before the first log line.
-
-        In a log file this also prints what the whole budget will take at the first step's pace, so a
-        run that would take days on this device (a 64-px ResNet on a CPU) says so before the first
-        log line, not after ``log_every`` slow steps. The first step includes warm-up, so it is an
-        upper estimate.
-        """
+        """The losses of the first iteration of this session, shown before the first log line."""
         self.losses = format_losses(losses)
-        if self.mode == "lines":
-            took = time.perf_counter() - self.started
-            self.console.print(
-                f"genzoo: the first step took {format_duration(took)}; at that pace the {self.total - self.start} "
-                f"steps take about {format_duration(took * (self.total - self.start))} | {self.losses}",
-                highlight=False, markup=False, soft_wrap=True,
-            )
+        self.first_done = time.perf_counter()
+
+    def _estimate(self, step: int) -> None:
+        """In a log file, after the second step: what the whole budget takes at its pace.
+
+        So a run that would take days on this device (a 64-px ResNet on a CPU) says so before the
+        first log line, not after ``log_every`` slow steps. The second step is timed because the
+        first also pays for warm-up (allocation, ``torch.compile``, CUDA start-up).
+        """
+        now = time.perf_counter()
+        per_step = now - self.first_done
+        total = now - self.started + per_step * (self.total - step)
+        self.console.print(
+            f"genzoo: one step takes {format_duration(per_step)}; at that pace the {self.total - self.start} "
+            f"steps take about {format_duration(total)} | {self.losses}",
+            highlight=False, markup=False, soft_wrap=True,
+        )
 
     def update(self, step: int, record: dict[str, Any] | None) -> None:
         """After every step; ``record`` is the metrics line when one was logged at this step."""
         if record is not None:
             self.losses = format_losses(record)
+        if self.mode == "lines" and step == self.start + 2 and self.first_done is not None:
+            self._estimate(step)
         if self.mode == "bar":
             speed = record["images_per_s"] if record is not None else self.rate(step)
             self.progress.update(self.task, completed=step, speed=f"{speed:.0f} img/s", losses=self.losses)

@@ -79,6 +79,11 @@ def load_checkpoint(folder: Path, expected: dict[str, Any] | None = None) -> tup
     if expected is not None:
         found = {k: (str(v.dtype), v.is_floating_point(), list(v.shape)) for k, v in weights.items()}
         check_state(expected, found, f"{MODEL_FILENAME} does not fit the model as configured now")
+    if state["live"]:  # the live weights of a run that publishes their average (genzoo.averaging)
+        check_finite(state["live"], str(folder / STATE_FILENAME))
+        found = {k: (str(v.dtype), v.is_floating_point(), list(v.shape)) for k, v in state["live"].items()}
+        check_state(expected if expected is not None else weights, found,
+                    f"{STATE_FILENAME}: its live weights do not fit the model as configured now")
     if int(read_metadata(folder / MODEL_FILENAME)["step"]) != state["step"]:
         raise CheckpointError(f"{folder}: the model and training state are from different steps")
     return weights, state

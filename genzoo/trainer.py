@@ -39,11 +39,13 @@ from genzoo.checkpoint import (
     load_weights,
     model_metadata,
     save_model,
+    state_tensors,
 )
 from genzoo.config import to_dict
 from genzoo.data import split_holdout
 from genzoo.distributed import (
     average_buffers,
+    average_tensors,
     barrier,
     broadcast_module,
     init_distributed,
@@ -260,7 +262,9 @@ class Trainer:
         changed += [k for k in ("model_config", "data_config")
                     if {p: v for p, v in old_flat.items() if p.startswith(k + ".") or p == k}
                     != {p: v for p, v in new_flat.items() if p.startswith(k + ".") or p == k}]
-        changed += [f"train.{k}" for k in FIXED_TRAIN_ON_RESUME if saved.get("train", {}).get(k) != new["train"].get(k)]
+        written = read_run_config(self.run_dir).get("train") or {}
+        changed += [f"train.{k}" for k in FIXED_TRAIN_ON_RESUME if saved.get("train", {}).get(k) != new["train"].get(k)
+                    and not (k == "ema" and k not in written)]  # a folder from before the average: either works
         if changed:
             raise ConfigError(
                 f"{self.run_dir} was trained with different {', '.join(changed)}; resume without changing them, "
@@ -356,7 +360,7 @@ class Trainer:
                 step=self.step,
                 data_position=self.stream.position(),
                 fixed_noise=self.fixed_noise,
-                live_weights=live if self.average is not None else None,
+                live_weights=state_tensors(self.model) if self.average is not None else None,
             )
             with self.averaged():
                 save_model(tmp / MODEL_FILENAME, self.model, self.checkpoint_meta())
@@ -505,6 +509,8 @@ class Trainer:
                         self.save_samples()
                     if checkpoint_now:
                         average_buffers(self.model, self.dist)
+                        if self.average is not None:  # the published statistics too, not rank 0's alone
+                            average_tensors(self.average.float_buffers(self.model), self.dist)
                         if main:
                             self.save_checkpoint()
                         barrier(self.dist)  # no rank runs ahead of (or exits before) the saved state

@@ -106,12 +106,19 @@ def download(source: IdxSource, data_dir: Path, split: str) -> None:
     import torchvision.datasets
 
     dataset_class = getattr(torchvision.datasets, source.torchvision_class)
-    before = existing_paths(data_dir)
+    target = data_dir / source.torchvision_folder  # torchvision writes only below data_dir/<Class>
+    created_data_dir = not data_dir.exists()
+    before = existing_paths(target)
     try:
         with contextlib.redirect_stdout(io.StringIO()):  # torchvision prints progress on stdout (--json reads it)
             dataset_class(root=str(data_dir), train=split == "train", download=True)
-    except Exception as exc:  # noqa: BLE001 - urllib, socket and torchvision raise many types
-        remove_new_paths(data_dir, before)
+    except BaseException as exc:  # noqa: BLE001 - urllib, socket and torchvision raise many types; Ctrl-C too
+        remove_new_paths(target, before)
+        if created_data_dir:
+            with contextlib.suppress(OSError):
+                data_dir.rmdir()  # only if empty
+        if not isinstance(exc, Exception):
+            raise
         reason = printable(" ".join(f"{type(exc).__name__}: {exc}".split()), 300)
         raise DataError(f"{source.name}: downloading failed ({reason}); " + missing_files_hint(source, data_dir, split)) from None
 
@@ -122,7 +129,8 @@ def existing_paths(root: Path) -> set[Path]:
 
 
 def remove_new_paths(root: Path, before: set[Path]) -> None:
-    """Delete what appeared under ``root`` (and ``root`` itself) since ``before`` was taken; keep the rest."""
+    """Delete what appeared under ``root`` (and ``root`` itself) since ``before`` was taken; keep the rest.
+    Symbolic links are removed, never followed; folders only when empty."""
     for path in sorted(existing_paths(root) - before, key=lambda p: len(p.parts), reverse=True):
         with contextlib.suppress(OSError):
             path.rmdir() if path.is_dir() and not path.is_symlink() else path.unlink()

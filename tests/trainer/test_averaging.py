@@ -92,3 +92,33 @@ def test_changing_the_average_on_resume_is_refused(tiny_registry, tmp_path):
 def test_a_decay_outside_0_1_is_refused(bad):
     with pytest.raises(ValueError, match="train.ema must be in"):
         TrainConfig(ema=bad)
+
+
+def test_tied_weights_are_saved_apart_in_the_training_state(tmp_path):
+    """A plugin model may register one tensor under two names; safetensors refuses shared storage."""
+    from genzoo.checkpoint import state_tensors
+    from genzoo.train_state import save_train_state
+
+    net = nn.Module()
+    net.a = nn.Linear(2, 2)
+    net.b = net.a
+    path = save_train_state(tmp_path / "state.safetensors", optimizers={}, scalers={}, step=1,
+                            data_position={"epoch": 0, "batch": 0}, fixed_noise=torch.zeros(1),
+                            live_weights=state_tensors(net))
+    assert set(load_train_state(path)["live"]) == {"a.weight", "a.bias", "b.weight", "b.bias"}
+
+
+def test_non_finite_live_weights_make_resume_fall_back_to_an_older_checkpoint(tiny_registry, tmp_path):
+    from safetensors.torch import save_file
+
+    from genzoo.tensorfile import read_header
+
+    train(tiny_config(steps=4, checkpoint_every=2, keep_last=3), tmp_path / "run")
+    newest = checkpoint_dirs(tmp_path / "run")[-1] / "trainer_state.safetensors"
+    tensors = load_file(str(newest))
+    key = next(k for k in tensors if k.startswith("live/") and tensors[k].is_floating_point())
+    tensors[key] = torch.full_like(tensors[key], float("nan"))
+    save_file(tensors, str(newest), metadata=read_header(newest)[1])
+    resumed = Trainer(tiny_config(steps=5, checkpoint_every=2, keep_last=3), tmp_path / "run", progress=False)
+    resumed.fit()
+    assert resumed.step == 5

@@ -72,23 +72,24 @@ def test_quiet_prints_nothing_and_lines_mode_is_plain(tiny_registry, tmp_path, c
     train(tiny_config(), tmp_path / "lines", progress="lines")
     err = capfd.readouterr().err.splitlines()
     assert err[0].startswith("genzoo: training tiny-gan on tiny-blobs | run ") and "4 steps of batch 8" in err[0]
-    assert re.fullmatch(r"genzoo: the first step took \d+s; at that pace the 4 steps take about \d+s \| critic/loss=.*",
-                        err[1])
     assert [line.split(" |")[0] for line in err[2:4]] == ["step 2/4 (50%)", "step 4/4 (100%)"]
+    assert re.fullmatch(r"genzoo: one step takes \d+s; at that pace the 4 steps take about \d+s \| critic/loss=.*", err[1])
     assert "generator/loss=" in err[2] and "critic/loss=" in err[2]
 
 
-def test_the_estimate_line_scales_the_first_step_to_the_budget(capfd, monkeypatch):
+def test_the_estimate_times_the_second_step_and_scales_it_to_the_budget(capfd, monkeypatch):
     from genzoo import progress as progress_module
 
-    clock = iter([100.0, 100.0, 107.0])  # __init__, __enter__, first step done: 7 s
+    clock = iter([100.0, 100.0, 160.0, 167.0])  # __init__, __enter__, step 501 (60 s of warm-up), step 502: 7 s
     monkeypatch.setattr(progress_module.time, "perf_counter", lambda: next(clock))
     bar = progress_module.TrainingProgress(total=2000, start=500, mode="lines")
-    with monkeypatch.context():
-        bar.__enter__()
-        bar.first_losses({"gvae/loss": 1.0})
-    err = capfd.readouterr().err
-    assert "the first step took 7s; at that pace the 1500 steps take about 2h55m" in err
+    bar.__enter__()
+    bar.first_losses({"gvae/loss": 1.0})
+    bar.update(501, None)
+    assert capfd.readouterr().err == ""
+    bar.update(502, None)
+    err = capfd.readouterr().err  # 67 s so far + 1498 steps x 7 s
+    assert "one step takes 7s; at that pace the 1500 steps take about 2h55m | gvae/loss=1" in err
 
 
 def test_format_duration():
