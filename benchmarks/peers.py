@@ -4,8 +4,8 @@ Each peer trains genzoo's own networks (built through the registry with the defa
 wrapped in the peer's base classes, so the parameter counts are equal; checked) on the same 4,500
 mnist5k training digits, batch 64, with its documented trainer; genzoo runs `Trainer.fit` (as in
 `benchmarks/trainer_overhead.py`). Rounds alternate in one process. An iteration is one optimiser
-step of every player (VAE: one step; WGAN-GP: 5 critic steps and 1 generator step, i.e. 5 batches
-for torchgan, whose ``ncritic`` counts batches per generator step).
+step of every player (VAE: one step; WGAN-GP: genzoo's `critic_steps` critic steps (2 by default)
+and 1 generator step; torchgan's ``ncritic``, batches per generator step, is set to the same).
 
 Needs ``pip install pythae torchgan`` (both install beside torch 2.14.1; the run that produced
 BENCHMARKS.md used a venv with ``--system-site-packages``).
@@ -62,7 +62,10 @@ def pythae_seconds(iterations: int, seed: int) -> tuple[float, int, int]:
 
     config = VAEConfig(input_dim=(1, 28, 28), latent_dim=ours.config.latent_dim, reconstruction_loss="bce")
     model = VAE(config, encoder=Encoder(), decoder=Decoder())
-    data = (digits()[: 64 * (iterations + 1)] + 1) / 2
+    from pythae.data.datasets import BaseDataset  # the trainer indexes batches as {"data": ...}
+
+    images = (digits()[: 64 * (iterations + 1)] + 1) / 2
+    data = BaseDataset(images, torch.zeros(len(images)))
     with tempfile.TemporaryDirectory() as tmp:
         trainer = BaseTrainer(model, data, training_config=BaseTrainerConfig(
             output_dir=tmp, per_device_train_batch_size=64, num_epochs=1, learning_rate=ours.config.lr, no_cuda=True,
@@ -75,11 +78,22 @@ def pythae_seconds(iterations: int, seed: int) -> tuple[float, int, int]:
 
 
 def torchgan_seconds(iterations: int, seed: int) -> tuple[float, int, int]:
-    """torchgan's Trainer (WGAN-GP losses, ncritic 5) on genzoo's WGAN-GP generator and critic."""
+    """torchgan's Trainer (WGAN-GP losses, ncritic = genzoo's critic steps) on genzoo's WGAN-GP generator and critic."""
     from torch.utils.data import DataLoader, TensorDataset
     from torchgan.losses import WassersteinDiscriminatorLoss, WassersteinGeneratorLoss, WassersteinGradientPenalty
     from torchgan.models import Discriminator, Generator
     from torchgan.trainer import Trainer
+
+    import torchvision.utils
+
+    # torchgan 0.1.0's end-of-epoch grid still passes make_grid's `range`, which torchvision renamed
+    # `value_range`; translate it so the epoch can finish (the grid is drawn once, outside the steps).
+    make_grid = torchvision.utils.make_grid
+    if not getattr(make_grid, "_peers_shim", False):
+        def shimmed(*args, range=None, **kwargs):  # noqa: A002 - torchgan's keyword
+            return make_grid(*args, value_range=range, **kwargs)
+        shimmed._peers_shim = True
+        torchvision.utils.make_grid = shimmed
 
     torch.manual_seed(seed)
     ours = get_registry().build_model("wgan-gp", None, (1, 28, 28))
@@ -105,10 +119,12 @@ def torchgan_seconds(iterations: int, seed: int) -> tuple[float, int, int]:
     network = {"generator": {"name": G, "args": {}, "optimizer": adam},
                "discriminator": {"name": D, "args": {}, "optimizer": adam}}
     losses = [WassersteinGeneratorLoss(), WassersteinDiscriminatorLoss(), WassersteinGradientPenalty(lambd=10.0)]
-    batches = 5 * (iterations + 1)
-    loader = DataLoader(TensorDataset(digits()[: 64 * batches]), batch_size=64)
+    ncritic = ours.config.critic_steps  # the same work per iteration as genzoo's
+    batches = ncritic * (iterations + 1)
+    images = digits()[: 64 * batches]
+    loader = DataLoader(TensorDataset(images, torch.zeros(len(images))), batch_size=64)  # torchgan reads batch[1]
     with tempfile.TemporaryDirectory() as tmp:
-        trainer = Trainer(network, losses, ncritic=5, epochs=1, sample_size=64, device=torch.device("cpu"),
+        trainer = Trainer(network, losses, ncritic=ncritic, epochs=1, sample_size=64, device=torch.device("cpu"),
                           checkpoints=os.path.join(tmp, "gan"), recon=os.path.join(tmp, "images"), log_dir=tmp)
         start = time.perf_counter()
         trainer(loader)
