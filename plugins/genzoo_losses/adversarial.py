@@ -29,7 +29,8 @@ double backward overflows in fp16 (StudioGAN issue #175).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import torch
 import torch.nn.functional as F
@@ -78,10 +79,33 @@ def score_real_and_fake(critic: Critic, real: Tensor, fake: Tensor) -> tuple[Ten
     return per_sample_scores(critic(real)), per_sample_scores(critic(fake))
 
 
+@contextmanager
+def eager(critic: Critic) -> Iterator[Critic]:
+    """``critic`` with every ``torch.compile``d part running eagerly inside the block.
+
+    The penalty differentiates the critic's input gradient (``create_graph=True``), and a backward
+    compiled by AOTAutograd is not differentiable: it donates its buffers and raises, or in some
+    torch versions silently drops the second-order terms (pytorch/pytorch#181581). The critic's
+    ordinary real/fake scores keep the compiled path.
+    """
+    if isinstance(critic, torch._dynamo.eval_frame.OptimizedModule):  # torch.compile(module) wrapper
+        critic = critic._orig_mod
+    compiled = [m for m in critic.modules() if getattr(m, "_compiled_call_impl", None) is not None] \
+        if isinstance(critic, nn.Module) else []  # nn.Module.compile() in place
+    saved = [m._compiled_call_impl for m in compiled]
+    for m in compiled:
+        m._compiled_call_impl = None
+    try:
+        yield critic
+    finally:
+        for m, impl in zip(compiled, saved):
+            m._compiled_call_impl = impl
+
+
 def gradient_penalty(critic: Critic, real: Tensor, fake: Tensor) -> Tensor:
     """E[(||grad D(x^)||_2 - 1)^2] on per-sample interpolates, in fp32 (see module docstring)."""
     real = _pair_real_with_fake(real.detach(), fake.detach())
-    with torch.autocast(device_type=real.device.type, enabled=False):
+    with torch.autocast(device_type=real.device.type, enabled=False), eager(critic) as critic:
         real32, fake32 = real.float(), fake.detach().float()
         eps = torch.rand((real32.shape[0],) + (1,) * (real32.dim() - 1), device=real32.device)
         mixed = (eps * real32 + (1.0 - eps) * fake32).requires_grad_(True)

@@ -173,3 +173,16 @@ def test_widths_and_depth_are_config_fields() -> None:
     conv_deep = build("vae", (1, 28, 28), net={**TINY["net"], "blocks_per_stage": 3})
     assert len(modules_of(conv_deep.encoder, nn.Conv2d)) == 2 * 3
     assert build("vae", (1, 28, 28), latent_dim=5).encode(torch.zeros(2, 1, 28, 28))[0].shape == (2, 5)
+
+
+@pytest.mark.parametrize("name", ["wgan-gp", "gvae"])
+def test_models_with_a_gradient_penalty_train_with_compiled_networks(name):
+    """The trainer compiles every network in place (--compile); AOTAutograd (inductor's front end,
+    here without code generation) must not meet the penalty's double backward."""
+    torch.manual_seed(0)
+    model = build(name)
+    for child in model.children():
+        child.compile(backend="aot_eager")
+    players = check_players(model)
+    logged = run_iteration(model, players, build_optimizers(model), lambda: torch.rand(8, 1, 28, 28) * 2 - 1, step=1)
+    assert logged["critic/gradient_penalty"] > 0 and all(math.isfinite(float(v)) for v in logged.values())
