@@ -126,8 +126,11 @@ class TrainingProgress:
         now = time.perf_counter()
         per_step = now - self.first_done
         total = now - self.started + per_step * (self.total - step)
+        step_text = (
+            f"genzoo: one step takes {per_step:.2f}s" if per_step < 10 else f"genzoo: one step takes {format_duration(per_step)}"
+        )
         self.console.print(
-            f"genzoo: one step takes {format_duration(per_step)}; at that pace the {self.total - self.start} "
+            f"{step_text}; at that pace the {self.total - self.start} "
             f"steps take about {format_duration(total)} | {self.losses}",
             highlight=False, markup=False, soft_wrap=True,
         )

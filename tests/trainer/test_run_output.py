@@ -73,7 +73,7 @@ def test_quiet_prints_nothing_and_lines_mode_is_plain(tiny_registry, tmp_path, c
     err = capfd.readouterr().err.splitlines()
     assert err[0].startswith("genzoo: training tiny-gan on tiny-blobs | run ") and "4 steps of batch 8" in err[0]
     assert [line.split(" |")[0] for line in err[2:4]] == ["step 2/4 (50%)", "step 4/4 (100%)"]
-    assert re.fullmatch(r"genzoo: one step takes \d+s; at that pace the 4 steps take about \d+s \| critic/loss=.*", err[1])
+    assert re.fullmatch(r"genzoo: one step takes [\d.]+s; at that pace the 4 steps take about \d+s \| critic/loss=.*", err[1])
     assert "generator/loss=" in err[2] and "critic/loss=" in err[2]
 
 
@@ -89,7 +89,7 @@ def test_the_estimate_times_the_second_step_and_scales_it_to_the_budget(capfd, m
     assert capfd.readouterr().err == ""
     bar.update(502, None)
     err = capfd.readouterr().err  # 67 s so far + 1498 steps x 7 s
-    assert "one step takes 7s; at that pace the 1500 steps take about 2h55m | gvae/loss=1" in err
+    assert "one step takes 7.00s; at that pace the 1500 steps take about 2h55m | gvae/loss=1" in err
 
 
 def test_format_duration():
