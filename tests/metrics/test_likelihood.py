@@ -109,7 +109,9 @@ def test_a_conv_vae_scores_the_same_channels_last_in_small_decodes_and_gets_its_
         assert any(p.dim() == 4 and p.is_contiguous(memory_format=torch.channels_last) and not p.is_contiguous()
                    for p in model.parameters())
         new = importance_weights_summary(model, x, 60, 40, torch.Generator().manual_seed(5))
+    # Channels-last convolutions sum in another order: float32 rounding of bounds near 545 nats differs
+    # by a few 1e-6 on some CPUs (2.8e-6 seen in CI). The goal is equal value to 1e-3 nats; 1e-4 is asked.
     for key in old:
-        torch.testing.assert_close(new[key], old[key], rtol=0, atol=1e-6)
+        torch.testing.assert_close(new[key], old[key], rtol=0, atol=1e-4)
     for name, p in model.named_parameters():
         assert p.is_contiguous() and torch.equal(p, before[name]), name
