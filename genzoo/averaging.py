@@ -29,29 +29,32 @@ def decay_at(step: int, decay: float) -> float:
 
 
 class WeightAverage:
-    """The moving average of ``model``'s state dict, kept beside the live weights (same device)."""
+    """The moving average of ``model``'s state dict, kept beside the live weights (same device).
+
+    The live tensors are looked up once, so each update is one fused lerp with no state-dict
+    traversal: ``load_state_dict`` and ``Module.compile`` keep them in place; build the average after
+    the model has moved to its device and memory format.
+    """
 
     def __init__(self, model: nn.Module, decay: float) -> None:
         if not 0.0 < decay < 1.0:
             raise ValueError(f"the weight average's decay must be in (0, 1), got {decay}")
-        self.decay = decay
-        self.tensors = {name: t.detach().clone() for name, t in model.state_dict().items()}
+        self.model, self.decay = model, decay
+        live = {name: t.detach() for name, t in model.state_dict().items()}
+        self.tensors = {name: t.clone() for name, t in live.items()}
+        floats = [name for name, t in live.items() if t.is_floating_point()]
+        self._floats = ([self.tensors[n] for n in floats], [live[n] for n in floats])
+        self._counters = [(self.tensors[n], t) for n, t in live.items() if not t.is_floating_point()]
+        # The average's floating-point buffers (batch-norm statistics), to average them over ranks.
+        buffers = {name for name, b in model.named_buffers() if b.is_floating_point()}
+        self.float_buffers = [t for name, t in self.tensors.items() if name in buffers]
 
     @torch.no_grad()
-    def update(self, model: nn.Module, step: int) -> None:
+    def update(self, step: int) -> None:
         """Fold in the weights after iteration ``step`` (one fused call for the float tensors)."""
-        live = model.state_dict()
-        floats = [name for name, t in self.tensors.items() if t.is_floating_point()]
-        weight = 1.0 - decay_at(step, self.decay)
-        torch._foreach_lerp_([self.tensors[n] for n in floats], [live[n].detach() for n in floats], weight)
-        for name, t in self.tensors.items():
-            if not t.is_floating_point():
-                t.copy_(live[name])
-
-    def float_buffers(self, model: nn.Module) -> list[Tensor]:
-        """The average's floating-point buffers (batch-norm statistics), e.g. to average over ranks."""
-        names = {name for name, b in model.named_buffers() if b.is_floating_point()}
-        return [t for name, t in self.tensors.items() if name in names]
+        torch._foreach_lerp_(*self._floats, 1.0 - decay_at(step, self.decay))
+        for average, live in self._counters:
+            average.copy_(live)
 
     @torch.no_grad()
     def load(self, tensors: dict[str, Tensor]) -> None:
@@ -60,11 +63,11 @@ class WeightAverage:
             t.copy_(tensors[name])
 
     @contextmanager
-    def applied(self, model: nn.Module) -> Iterator[None]:
-        """Inside the block ``model`` holds the averaged weights; the live ones come back after."""
-        live = {name: t.detach().clone() for name, t in model.state_dict().items()}
-        model.load_state_dict(self.tensors)
+    def applied(self) -> Iterator[None]:
+        """Inside the block the model holds the averaged weights; the live ones come back after."""
+        live = {name: t.detach().clone() for name, t in self.model.state_dict().items()}
+        self.model.load_state_dict(self.tensors)
         try:
             yield
         finally:
-            model.load_state_dict(live)
+            self.model.load_state_dict(live)

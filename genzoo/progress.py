@@ -126,11 +126,9 @@ class TrainingProgress:
         now = time.perf_counter()
         per_step = now - self.first_done
         total = now - self.started + per_step * (self.total - step)
-        step_text = (
-            f"genzoo: one step takes {per_step:.2f}s" if per_step < 10 else f"genzoo: one step takes {format_duration(per_step)}"
-        )
+        one = f"{per_step:.2f}s" if per_step < 10 else format_duration(per_step)
         self.console.print(
-            f"{step_text}; at that pace the {self.total - self.start} "
+            f"genzoo: one step takes {one}; at that pace the {self.total - self.start} "
             f"steps take about {format_duration(total)} | {self.losses}",
             highlight=False, markup=False, soft_wrap=True,
         )

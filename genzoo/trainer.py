@@ -251,7 +251,8 @@ class Trainer:
     def _check_resume_compatible(self) -> dict[str, Any]:
         """Refuse changes to what is trained; return the optimiser settings (lr, betas) that changed."""
         # Through RunConfig so a folder written before a train field existed compares at its default.
-        saved, new = RunConfig.from_dict(read_run_config(self.run_dir)).to_dict(), self.config.to_dict()
+        written = read_run_config(self.run_dir)
+        saved, new = RunConfig.from_dict(written).to_dict(), self.config.to_dict()
         old_flat = flatten({k: saved.get(k) for k in ("model_config", "data_config")})
         new_flat = flatten({k: new.get(k) for k in ("model_config", "data_config")})
         retuned = {k: [old_flat.get(k), new_flat.get(k)] for k in sorted(set(old_flat) | set(new_flat))
@@ -262,9 +263,8 @@ class Trainer:
         changed += [k for k in ("model_config", "data_config")
                     if {p: v for p, v in old_flat.items() if p.startswith(k + ".") or p == k}
                     != {p: v for p, v in new_flat.items() if p.startswith(k + ".") or p == k}]
-        written = read_run_config(self.run_dir).get("train") or {}
         changed += [f"train.{k}" for k in FIXED_TRAIN_ON_RESUME if saved.get("train", {}).get(k) != new["train"].get(k)
-                    and not (k == "ema" and k not in written)]  # a folder from before the average: either works
+                    and not (k == "ema" and k not in (written.get("train") or {}))]  # from before the average: either works
         if changed:
             raise ConfigError(
                 f"{self.run_dir} was trained with different {', '.join(changed)}; resume without changing them, "
@@ -280,11 +280,12 @@ class Trainer:
         if self.dist.is_main:
             notice(f"resuming {self.run_dir} from {checkpoint.name}")
         context = f"{checkpoint} does not fit model '{self.config.model}' as configured now"
-        load_weights(self.model, weights, context)
-        if self.average is not None:  # model.safetensors holds the average, the training state the live weights
+        # With the average, model.safetensors holds it and the training state the live weights (a run
+        # saved before the average existed has none: both start from its weights).
+        live = state["live"] if self.average is not None and state["live"] else weights
+        load_weights(self.model, live, context)
+        if self.average is not None:
             self.average.load(weights)
-            if state["live"]:  # (a run saved before the average existed has none: both start from its weights)
-                load_weights(self.model, state["live"], context)
         for name, optimizer in self.optimizers.items():
             if name not in state["optimizers"]:
                 raise CheckpointError(f"{checkpoint} has no optimiser state for player {name!r}")
@@ -382,7 +383,7 @@ class Trainer:
 
     def averaged(self) -> AbstractContextManager[None]:
         """A block in which the model holds the weights it publishes (the average, when kept)."""
-        return self.average.applied(self.model) if self.average is not None else nullcontext()
+        return self.average.applied() if self.average is not None else nullcontext()
 
     def save_samples(self) -> Path:
         was_training = self.model.training
@@ -473,7 +474,7 @@ class Trainer:
                     logged = run_iteration(model, self.players, self.optimizers, self.stream, step=self.step + 1, options=self.options)
                     self.step += 1
                     if self.average is not None:
-                        self.average.update(self.model, self.step)
+                        self.average.update(self.step)
                     if first and progress.enabled:  # losses on screen from the first step (one sync, once)
                         progress.first_losses({k: float(v) for k, v in logged.items()})
                     first = False
@@ -510,7 +511,7 @@ class Trainer:
                     if checkpoint_now:
                         average_buffers(self.model, self.dist)
                         if self.average is not None:  # the published statistics too, not rank 0's alone
-                            average_tensors(self.average.float_buffers(self.model), self.dist)
+                            average_tensors(self.average.float_buffers, self.dist)
                         if main:
                             self.save_checkpoint()
                         barrier(self.dist)  # no rank runs ahead of (or exits before) the saved state

@@ -88,8 +88,7 @@ def eager(critic: Critic) -> Iterator[Critic]:
     torch versions silently drops the second-order terms (pytorch/pytorch#181581). The critic's
     ordinary real/fake scores keep the compiled path.
     """
-    if isinstance(critic, torch._dynamo.eval_frame.OptimizedModule):  # torch.compile(module) wrapper
-        critic = critic._orig_mod
+    critic = getattr(critic, "_orig_mod", critic)  # a torch.compile(module) wrapper (not importing dynamo here)
     compiled = [m for m in critic.modules() if getattr(m, "_compiled_call_impl", None) is not None] \
         if isinstance(critic, nn.Module) else []  # nn.Module.compile() in place
     saved = [m._compiled_call_impl for m in compiled]

@@ -24,7 +24,7 @@ def test_the_average_follows_its_recurrence_with_the_ramped_decay():
             for p in net.parameters():
                 p.add_(torch.randn_like(p))
         net(torch.randn(4, 3))  # moves the batch-norm statistics and their integer counter
-        average.update(net, step)
+        average.update(step)
         d = min(0.9, (1 + step) / (10 + step))
         for k, v in net.state_dict().items():
             expected[k] = d * expected[k] + (1 - d) * v if v.is_floating_point() else v.clone()
@@ -40,7 +40,7 @@ def test_applied_swaps_the_average_in_and_restores_the_live_weights():
     live = {k: v.clone() for k, v in net.state_dict().items()}
     for t in average.tensors.values():
         t.add_(1.0)
-    with average.applied(net):
+    with average.applied():
         assert torch.equal(net.weight, live["weight"] + 1)
     assert torch.equal(net.weight, live["weight"])
 
