@@ -313,8 +313,13 @@ def evaluate_checkpoint(
     name = dataset or meta.get("dataset")
     if not name:
         raise ConfigError(f"{checkpoint} does not name its data set; pass --dataset")
-    data_config = meta.get("dataset_config") if name == meta.get("dataset") else None
-    real, reference, split = load_eval_data(name, data_config or None, data_dir, n, seed, registry)
+    recorded = name == meta.get("dataset")
+    data_config = meta.get("dataset_config") if recorded else None
+    # The recorded data set resolves to the plugin that provided it at training time (a shadowing
+    # plugin installed since, or the provider missing, gives the same line as loading the model).
+    pins = meta.get("components") if recorded else None
+    with registry.pinned(pins, needed_by=str(checkpoint)):
+        real, reference, split = load_eval_data(name, data_config or None, data_dir, n, seed, registry)
     if tuple(real.shape[1:]) != tuple(model.data_shape):
         raise DataError(
             f"the model makes images of shape {tuple(model.data_shape)} "

@@ -98,6 +98,22 @@ class LossSpec(Spec):
     role: str = "other"
 
 
+#: The methods every loss of a role has (CONTRIBUTING.md states their arguments and returns);
+#: ``__call__`` means the loss object itself is called, ``loss(pre_tanh, x)``.
+LOSS_ROLE_METHODS: dict[str, tuple[str, ...]] = {
+    "adversarial": ("discriminator_loss", "generator_loss"),
+    "code": ("discriminator_loss", "encoder_loss"),
+    "reconstruction": ("__call__", "per_sample", "log_prob"),
+    "divergence": ("__call__", "per_sample"),
+}
+
+
+def missing_loss_methods(loss: Any, role: str) -> str:
+    """What a built loss of ``role`` lacks, as text for an error ('' when nothing)."""
+    missing = [m for m in LOSS_ROLE_METHODS.get(role, ()) if not callable(getattr(loss, m, None))]
+    return ", ".join("__call__ (the loss object is called: loss(...))" if m == "__call__" else m for m in missing)
+
+
 @dataclass(frozen=True)
 class DatasetSpec(Spec):
     """A data set. The factory is called as ``factory(config, split, data_dir)`` and returns a

@@ -5,9 +5,9 @@
   ``generator_loss(fake_scores) -> scalar`` (its gradient reaches ``fake``);
 * code: the same with ``discriminator_loss(code_critic, prior_codes, encoded_codes)`` and
   ``encoder_loss(encoded_scores)``, on latent codes ``(B, Z)``;
-* reconstruction: ``loss(pre_tanh, x)`` scalar, ``per_sample(pre_tanh, x)`` and
+* reconstruction: the object called, ``loss(pre_tanh, x)``, scalar; ``per_sample(pre_tanh, x)`` and
   ``log_prob(pre_tanh, x)`` of shape ``(B,)``; the gradient reaches ``pre_tanh``;
-* divergence: ``loss(mu, logvar)`` scalar and ``per_sample(mu, logvar)`` of shape ``(B,)``; the
+* divergence: called, ``loss(mu, logvar)``, scalar, and ``per_sample(mu, logvar)`` of shape ``(B,)``; the
   gradient reaches both, and it is 0 where the posterior equals the prior.
 """
 
@@ -21,6 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from genzoo.registry import get_registry
+from genzoo.specs import missing_loss_methods
 from genzoo.testing.batches import random_batch
 
 ROLES = ("adversarial", "code", "reconstruction", "divergence")
@@ -62,6 +63,13 @@ def _check_two_player(name: str, loss: Any, shape: Sequence[int], second: str, b
     assert fake.grad is not None and bool(fake.grad.abs().sum() > 0), f"{name}: {second} gives the fakes no gradient"
 
 
+def _check_methods(name: str, loss: Any, role: str) -> None:
+    """Every method of the role is there, with a message that says what to define."""
+    missing = missing_loss_methods(loss, role)
+    if missing:
+        raise AssertionError(f"{name}: a {role} loss must define {missing} (CONTRIBUTING.md, the loss roles)")
+
+
 def check_loss_contract(name: str, config: Any = None, data_shape: Sequence[int] = (1, 8, 8)) -> Any:
     """Loss ``name`` builds and follows its role's interface (module docstring); returns the loss.
 
@@ -73,6 +81,7 @@ def check_loss_contract(name: str, config: Any = None, data_shape: Sequence[int]
     role = getattr(spec, "role", "other")
     if getattr(loss, "role", role) != role:
         raise AssertionError(f"{name}: the spec says role {role!r} but the loss object says {loss.role!r}")
+    _check_methods(name, loss, role)
     torch.manual_seed(0)
     batch = 4
     if role == "adversarial":

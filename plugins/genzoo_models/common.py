@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
 import torch
 from torch import Tensor
 
-from genzoo.errors import ConfigError, GenzooError
+from genzoo.errors import ConfigError, GenzooError, PluginError
 from genzoo.model import GenerativeModel
+from genzoo.specs import missing_loss_methods
 from genzoo_models.nets import GaussianEncoder, NetPlan, build_encoder, build_generator, plan
 
 
-def build_loss(role: str, name: str, options: dict[str, Any] | None, field: str) -> Any:
+def build_loss(
+    role: str, name: str, options: dict[str, Any] | None, field: str, default_options: dict[str, Any] | None = None
+) -> Any:
     """Build loss plugin ``name`` through the registry and check it plays ``role``.
 
     ``field`` is the config key the user sets (``loss.adversarial``), named in errors.
+    ``default_options`` are the model's defaults for that loss's options: an entry still at its
+    default that the chosen loss does not take is dropped (vae-gan's Gaussian ``sigma`` when the
+    user picks ``l1``), because config fields merge over their defaults key by key and so could
+    never be cleared; an option the user set that the loss does not take stays an error.
     """
     from genzoo.registry import get_registry
 
@@ -26,7 +34,22 @@ def build_loss(role: str, name: str, options: dict[str, Any] | None, field: str)
     if spec_role != role:
         choices = ", ".join(n for n in registry.names("loss") if getattr(registry.get("loss", n), "role", "") == role)
         raise ConfigError(f"{field}={name!r} is a {spec_role} loss; choose one of the {role} losses: {choices}")
-    return registry.build_loss(name, dict(options or {}))
+    options = dict(options or {})
+    if default_options:
+        takes = _option_names(registry, spec)
+        options = {k: v for k, v in options.items()
+                   if k in takes or k not in default_options or v != default_options[k]}  # fmt: skip
+    loss = registry.build_loss(name, options)
+    missing = missing_loss_methods(loss, role)
+    if missing:
+        raise PluginError(f"loss '{name}' is declared a {role} loss but does not define {missing}")
+    return loss
+
+
+def _option_names(registry: Any, spec: Any) -> set[str]:
+    """The option names loss ``spec``'s config takes (none for a loss without a config)."""
+    config = registry.make_config(spec, None)
+    return {f.name for f in dataclasses.fields(config)} if dataclasses.is_dataclass(config) else set()
 
 
 def check_player(model: GenerativeModel, player: str, *expected: str) -> None:
@@ -56,7 +79,11 @@ class LatentModel(GenerativeModel):
     def _loss(self, role: str) -> Any:
         """Build the loss plugin ``config.loss.<role>`` with ``config.loss.<role>_options``."""
         losses = self.config.loss
-        return build_loss(role, getattr(losses, role), getattr(losses, f"{role}_options"), f"loss.{role}")
+        key = f"{role}_options"
+        field = {f.name: f for f in dataclasses.fields(losses)}.get(key)
+        factory = getattr(field, "default_factory", dataclasses.MISSING)
+        defaults = factory() if factory is not dataclasses.MISSING else None
+        return build_loss(role, getattr(losses, role), getattr(losses, key), f"loss.{role}", defaults)
 
     def _build_generator(self) -> None:
         self.generator = build_generator(self.plan, self.config.net, self.config.latent_dim)

@@ -4,9 +4,10 @@ Every width, depth, latent size, loss weight, optimiser setting and steps-per-it
 documented field, so ``genzoo info <model>`` lists it and ``--set`` changes it. Each model has a
 nested ``loss`` table naming its loss plugins by role (``--set loss.adversarial=hinge``) with an
 ``*_options`` table passed to that loss's config (``--set loss.reconstruction_options.sigma=0.2``).
-An options table given in a file replaces the default table; the defaults hold only keys every loss
-of the role accepts (``reduction``), so swapping a loss by name never passes it a foreign field; the
-one exception is vae-gan's Gaussian ``sigma`` (its docs say so).
+Options merge over the defaults key by key; a default entry that the chosen loss does not take is
+dropped when the model builds it (vae-gan's Gaussian ``sigma`` when the user picks ``l1``), so
+swapping a loss by name never passes it a foreign field, while a foreign option the user gives is
+an error.
 Per-player optimiser settings are flat fields (``critic_lr``, ``critic_steps``) so a partial TOML
 table can never silently reset a model-specific default.
 """
@@ -183,7 +184,7 @@ class AlphaGANConfig:
 class VAEGANLosses:
     reconstruction: str = doc("pixel-space reconstruction loss (Kwon's baseline uses MSE)", "gaussian")
     reconstruction_options: dict[str, Any] = _options(
-        "config of the reconstruction loss (sigma is the gaussian's; drop it when choosing another loss)",
+        "config of the reconstruction loss (sigma is the gaussian's: dropped when another loss is chosen)",
         reduction="sum",
         sigma=1.0,
     )

@@ -14,6 +14,7 @@ from genzoo.checkpoint import load_model, model_metadata, read_metadata, save_mo
 from genzoo.cli import build_app
 from genzoo.errors import AmbiguousNameError, PluginMissingError
 from genzoo.plugins import PluginHost
+from genzoo.evaluation import evaluate_checkpoint
 from genzoo.registry import Registry, get_registry, set_registry
 from tests.conftest import FakeEntryPoint
 
@@ -139,3 +140,69 @@ def test_a_disabled_model_plugin_is_not_reported_as_missing(installed, tmp_path)
     # without the shadowing plugin its checkpoint never falls back to genzoo's own vae
     with pytest.raises(PluginMissingError, match="pip install 'genzoo-shadow>=0.2'"):
         load_model(path, registry=installed(registry_of()))
+
+
+def test_eval_scores_on_the_data_set_of_the_plugin_the_checkpoint_names(installed, tmp_path):
+    registry = installed(registry_of(SHADOW))
+    torch.manual_seed(0)
+    model = registry.build_model("vae", {"latent_dim": 2, "net": {"encoder_width": 4, "generator_width": 4}},
+                                 (1, 28, 28))
+    meta = model_metadata(model, registry.resolve("model", "vae"), dataset="shadow:mnist5k", dataset_config={},
+                          data_shape=(1, 28, 28), normalisation={}, step=1,
+                          dataset_entry=registry.resolve("dataset", "shadow:mnist5k"))
+    path = save_model(tmp_path / "model.safetensors", model, meta)
+    report = evaluate_checkpoint(path, ["sharpness"], n=8, registry=registry)
+    assert report.dataset == "shadow:mnist5k" and report.n_real == 8
+    # without the plugin: the install hint, as loading the model gives, not "unknown dataset"
+    bare = installed(registry_of())
+    with pytest.raises(PluginMissingError, match="needs dataset 'mnist5k' from plugin 'shadow', which is not "
+                                                 "installed: pip install 'genzoo-shadow>=0.2'"):
+        evaluate_checkpoint(path, ["sharpness"], n=8, registry=bare)
+
+
+TINY_NET = {"encoder_width": 4, "generator_width": 4, "discriminator_width": 4}
+
+
+def test_choosing_another_loss_drops_the_default_options_it_does_not_take(installed, tmp_path):
+    registry = installed(registry_of())
+    config = {"latent_dim": 2, "net": TINY_NET, "loss": {"reconstruction": "l1"}}
+    model = registry.build_model("vae-gan", config, (1, 28, 28))  # its default options carry gaussian's sigma
+    assert type(model.reconstruction).__name__ == "L1" and model.reconstruction.config.reduction == "sum"
+    meta = model_metadata(model, registry.resolve("model", "vae-gan"), dataset="mnist5k", dataset_config={},
+                          data_shape=(1, 28, 28), normalisation={}, step=1)
+    loaded, _ = load_model(save_model(tmp_path / "model.safetensors", model, meta), registry=registry)
+    assert type(loaded.reconstruction).__name__ == "L1"
+    # an option the user gives that the chosen loss does not take is still an error
+    given = {**config, "loss": {"reconstruction": "l1", "reconstruction_options": {"sigma": 0.5}}}
+    with pytest.raises(Exception, match="unknown config field sigma"):
+        registry.build_model("vae-gan", given, (1, 28, 28))
+
+
+def test_a_loss_without_a_config_can_replace_one_with_default_options(installed):
+    registry = installed(registry_of(SHADOW2))
+    model = registry.build_model("vae", {"latent_dim": 2, "net": TINY_NET, "loss": {"divergence": "kl-bare"}},
+                                 (1, 28, 28))
+    assert type(model.divergence).__name__ == "KLNormal"
+
+
+def test_a_malformed_factory_path_is_named_not_reported_as_not_installed(installed, tmp_path):
+    registry = installed(registry_of(SHADOW))
+    model = registry.build_model("shadow:vae", None, (1, 8, 8))
+    meta = model_metadata(model, registry.resolve("model", "shadow:vae"), dataset="x", dataset_config={},
+                          data_shape=(1, 8, 8), normalisation={}, step=0)
+    path = save_model(tmp_path / "model.safetensors", model, meta)
+    broken = FakeEntryPoint("shadow", "tests.fakes.bad_factory_plugin", dist="genzoo-shadow", version="0.3")
+    with pytest.raises(PluginMissingError, match=r"installed \(genzoo-shadow 0.3\) but failed to load: PluginError: "
+                                                 r".*factory 'tests.fakes.tiny.TinyGAN' is not of the form"):
+        load_model(path, registry=installed(registry_of(broken)))
+
+
+def test_the_published_checkpoints_load_with_a_shadowing_plugin_installed(installed):
+    registry = installed(registry_of(SHADOW))
+    published = sorted(Path(__file__).resolve().parents[2].glob("registry/*/v*/model.safetensors"))
+    assert published, "the repository's registry/ holds the reference checkpoints"
+    for path in published:
+        model, meta = load_model(path, registry=registry)
+        assert meta["plugin"] in ("models", "metrics"), (path, meta["plugin"])
+        components = {c["plugin"] for c in meta.get("components", [])}
+        assert "shadow" not in components, path

@@ -74,6 +74,21 @@ class LeakyHinge:
         return -fake_scores.mean()
 
 
+class MethodKL:
+    """A divergence with a ``loss`` method instead of being callable (the mistake the old docs invited)."""
+
+    role = "divergence"
+
+    def __init__(self, config) -> None:
+        pass
+
+    def per_sample(self, mu, logvar):
+        return 0.5 * (mu**2 + logvar.exp() - 1 - logvar).sum(dim=1)
+
+    def loss(self, mu, logvar):
+        return self.per_sample(mu, logvar).mean()
+
+
 @genzoo.hookimpl
 def genzoo_models():
     return [ModelSpec("bare-tuple-gan", "tests.fakes.contract_plugin:BareTupleGAN", "config with betas: tuple",
@@ -97,4 +112,5 @@ def genzoo_metrics():
 
 @genzoo.hookimpl
 def genzoo_losses():
-    return [LossSpec("leaky-hinge", "tests.fakes.contract_plugin:LeakyHinge", "does not detach", role="adversarial")]
+    return [LossSpec("leaky-hinge", "tests.fakes.contract_plugin:LeakyHinge", "does not detach", role="adversarial"),
+            LossSpec("method-kl", "tests.fakes.contract_plugin:MethodKL", "not callable", role="divergence")]

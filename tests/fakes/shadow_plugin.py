@@ -1,8 +1,9 @@
-"""A third-party test plugin that reuses first-party names: the model ``vae`` and the loss ``l1``,
-plus a loss ``l1x`` that another test plugin (:mod:`tests.fakes.shadow2_plugin`) provides too."""
+"""A third-party test plugin that reuses first-party names: the model ``vae``, the loss ``l1`` and
+the data set ``mnist5k``, plus a loss ``l1x`` that another test plugin
+(:mod:`tests.fakes.shadow2_plugin`) provides too."""
 
 import genzoo
-from genzoo import LossSpec, ModelSpec
+from genzoo import DatasetSpec, LossSpec, ModelSpec
 
 
 @genzoo.hookimpl
@@ -19,3 +20,10 @@ def genzoo_losses():
         LossSpec("l1x", "genzoo_losses.reconstruction:L1", "An L1 loss under a third-party name",
                  config="genzoo_losses.configs:L1Config", role="reconstruction"),
     ]
+
+
+@genzoo.hookimpl
+def genzoo_datasets():
+    return [DatasetSpec("mnist5k", "genzoo_datasets.mnist5k:factory", "The embedded digits under a third-party plugin",
+                        config="genzoo_datasets.configs:Mnist5kConfig", splits=("train", "test", "all"),
+                        eval_split="test")]

@@ -55,3 +55,15 @@ def test_metric_contract_and_the_headline_rule():
 def test_loss_contract_finds_a_discriminator_loss_that_does_not_detach():
     with pytest.raises(AssertionError, match="leaky-hinge: discriminator_loss must detach the fake samples"):
         testing.check_loss_contract("leaky-hinge")
+
+
+def test_loss_contract_names_a_missing_method_instead_of_a_type_error():
+    with pytest.raises(AssertionError, match=r"method-kl: a divergence loss must define __call__ \(the loss object is called"):
+        testing.check_loss_contract("method-kl")
+
+
+def test_a_model_given_a_loss_without_its_methods_says_so_in_one_line():
+    from genzoo_models.common import build_loss  # how every first-party model builds its losses
+
+    with pytest.raises(GenzooError, match=r"loss 'method-kl' is declared a divergence loss but does not define __call__"):
+        build_loss("divergence", "method-kl", {"reduction": "sum"}, "loss.divergence", {"reduction": "sum"})
