@@ -122,3 +122,25 @@ def test_every_worked_page_shows_the_example_files_verbatim():
         assert shown, f"{page.name} shows no example file"
         for name, body in shown:
             assert body == (here / name).read_text(), f"{page.name}: {name} differs from the example plugin's file"
+
+
+def test_every_worked_page_registers_and_tests_as_the_example_does():
+    """The "Registering it" snippets are the example's hook code and every contract check of "Testing
+    it" is one this file runs on the same component, so neither can drift from what CI runs."""
+    import re
+    from pathlib import Path
+
+    here = Path(__file__).resolve().parents[1]
+    hooks = (here / "genzoo_example.py").read_text()
+    tests = Path(__file__).read_text()
+    for page in sorted((here.parents[1] / "docs" / "plugins").glob("*.md")):
+        sections = dict(re.findall(r"\n## ([^\n]+)\n(.*?)(?=\n## |\Z)", page.read_text(), re.S))
+        for block in re.findall(r"```python\n(.*?)```", sections.get("Registering it", ""), re.S):
+            assert block in hooks, f"{page.name}: its registration snippet is not in genzoo_example.py"
+        testing_section = sections.get("Testing it", "")
+        calls = re.findall(r"testing\.check_\w+\(\"[\w-]+\"", testing_section)
+        # a command has no contract check: its page runs the command line this file runs
+        calls += re.findall(r'"genzoo", ((?:"[\w-]+", )*"[\w-]+")', testing_section)
+        assert calls, f"{page.name}: its Testing section checks nothing this file runs"
+        for call in calls:
+            assert call in tests, f"{page.name}: {call}...) is not a check the example's tests run"
