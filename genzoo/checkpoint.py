@@ -61,6 +61,10 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     untouched and removes the temporary file; a disk error is one :class:`OutputError` line.
     """
     path = Path(path)
+    if (path.exists() or path.is_symlink()) and not path.is_file():
+        # The rename below would replace a device node (/dev/full, /dev/null as root), a pipe or a
+        # folder's entry with our file: refuse instead.
+        raise OutputError(f"could not write {path}: it exists and is not a regular file; write elsewhere")
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -69,7 +73,10 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException as exc:
-        tmp.unlink(missing_ok=True)
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:  # e.g. the parent is a file (ENOTDIR): there is no temporary file to remove
+            pass
         if isinstance(exc, GenzooError) or not is_write_failure(exc):
             raise
         raise OutputError(f"could not write {path}: {describe_write_failure(exc)}") from None
@@ -85,7 +92,10 @@ def is_write_failure(exc: BaseException) -> bool:
 def describe_write_failure(exc: BaseException) -> str:
     if isinstance(exc, OSError):
         hint = {errno.ENOSPC: "; free some space or write elsewhere", errno.EROFS: "; write elsewhere",
-                errno.EACCES: "; write elsewhere", errno.EDQUOT: "; free some space or write elsewhere"}
+                errno.EACCES: "; write elsewhere", errno.EDQUOT: "; free some space or write elsewhere",
+                errno.EFBIG: "; raise the file-size limit (ulimit -f) or write elsewhere",
+                errno.ENOTDIR: "; a part of the path is a file, not a folder",
+                errno.EEXIST: "; a part of the path is a file, not a folder"}
         return f"{exc.strerror or exc}{hint.get(exc.errno, '')}"
     return printable(str(exc))
 

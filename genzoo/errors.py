@@ -59,3 +59,7 @@ class TrainingDiverged(GenzooError):
 
 class OutputError(GenzooError):
     """A file could not be written: a full or read-only disk, a missing permission."""
+
+
+class CheckpointWriteError(CheckpointError, OutputError):
+    """A checkpoint could not be written (the disk is full or read-only); the previous one is intact."""

@@ -309,6 +309,9 @@ def evaluate_checkpoint(
         registry = get_registry()
     if n < 2:
         raise ConfigError(f"-n must be at least 2, got {n}")
+    from genzoo.sizes import check_seed
+
+    check_seed(seed)
     model, meta = load_model(checkpoint, device=str(device), registry=registry)
     name = dataset or meta.get("dataset")
     if not name:

@@ -7,20 +7,32 @@ its ``metrics.jsonl`` gives the progress and last losses and its ``eval.json`` (
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from genzoo.errors import ConfigError
+from genzoo.safejson import loads_bounded, printable
 
 CONFIG_FILENAME, METRICS_FILENAME, EVAL_FILENAME, MODEL_FILENAME = "config.json", "metrics.jsonl", "eval.json", "model.safetensors"
 
 
+MAX_JSON_BYTES = 4 * 2**20  # a config.json or eval.json is a few KiB; anything far larger is not ours
+
+
 def _read_json(path: Path) -> Any:
+    """The file's JSON value, or None when it is unreadable, too large, too deep or not JSON."""
     try:
-        return json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return loads_bounded(path.read_bytes(), str(path), ConfigError, max_bytes=MAX_JSON_BYTES)
+    except (OSError, ConfigError):
         return None
+
+
+def _number(value: Any) -> float | int | None:
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _text(value: Any) -> str | None:
+    return printable(value, 200) if isinstance(value, str) else None
 
 
 def is_run_folder(path: Path) -> bool:
@@ -48,9 +60,9 @@ def _last_metrics(path: Path) -> dict[str, Any]:
     if path.is_file():
         for line in path.read_text(errors="replace").splitlines():
             try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a line cut by a crash
+                record = loads_bounded(line, "metrics line", ConfigError, max_bytes=MAX_JSON_BYTES)
+            except ConfigError:
+                continue  # a line cut by a crash, or one that is not ours
             if isinstance(record, dict):
                 last = record
     return last
@@ -66,16 +78,18 @@ def summarise(run: Path) -> dict[str, Any]:
     if isinstance(evaluation, dict):
         scores = {r["metric"]: r["value"] for r in evaluation.get("results", [])
                   if isinstance(r, dict) and r.get("status") == "ok" and isinstance(r.get("value"), (int, float))}
-    total = train.get("steps") if not train.get("epochs") else None
+    total = _number(train.get("steps")) if not train.get("epochs") else None
+    # Every value is anyone's text or number: keep only what has the expected type, printable.
     return {
-        "run": str(run),
-        "model": config["model"],
-        "dataset": config.get("dataset"),
-        "step": last.get("step", 0),
+        "run": printable(run, 400),
+        "model": _text(config["model"]) or "?",
+        "dataset": _text(config.get("dataset")),
+        "step": _number(last.get("step")) or 0,
         "steps": total,
         "finished": (run / MODEL_FILENAME).is_file(),
-        "updated": last.get("time"),
-        "images_per_s": last.get("images_per_s"),
-        "losses": {k: v for k, v in last.items() if "/" in k and k.endswith("/loss")},
-        "eval": scores,
+        "updated": _number(last.get("time")),
+        "images_per_s": _number(last.get("images_per_s")),
+        "losses": {printable(k, 60): v for k, v in last.items()
+                   if "/" in k and k.endswith("/loss") and _number(v) is not None},
+        "eval": {printable(k, 60): v for k, v in scores.items()},
     }

@@ -15,6 +15,14 @@ from typing import Any
 from genzoo.errors import ConfigError, GenzooError
 
 MAX_SAMPLES = 100_000
+MAX_SEED = 2**63 - 1  # torch's generators take 64-bit seeds; a run adds small offsets per rank and step
+
+
+def check_seed(seed: int, flag: str = "--seed") -> int:
+    """``seed`` if it is a seed PyTorch's generators take, else one ConfigError line."""
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < MAX_SEED:
+        raise ConfigError(f"{flag} {seed}: give an integer from 0 to 2^63 - 2")
+    return seed
 MAX_SAMPLE_BYTES = 2 << 30  # one batch of generated images, as float32
 
 

@@ -17,6 +17,7 @@ all-reduce), logging, sample grids, checkpoints and resume. A run folder holds::
 from __future__ import annotations
 
 import math
+import os
 import shutil
 import signal
 import time
@@ -54,7 +55,7 @@ from genzoo.distributed import (
     min_across_ranks,
     shutdown_distributed,
 )
-from genzoo.errors import CheckpointError, ConfigError, GenzooError, OutputError, TrainingDiverged
+from genzoo.errors import CheckpointError, CheckpointWriteError, ConfigError, GenzooError, OutputError, TrainingDiverged
 from genzoo.images import plot_loss_curves, save_grid
 from genzoo.progress import TrainingProgress
 from genzoo.runconfig import RunConfig
@@ -70,7 +71,8 @@ from genzoo.train_state import STATE_FILENAME, restore_rng, save_train_state
 
 # Settings that define what is being trained: a resumed run must keep them.
 FIXED_ON_RESUME = ("model", "dataset", "model_config", "data_config")
-FIXED_TRAIN_ON_RESUME = ("batch_size", "seed", "holdout", "lr", "ema")  # a saved optimiser state restores its own lr
+FIXED_TRAIN_ON_RESUME = ("batch_size", "seed", "holdout", "ema")
+RETUNABLE_TRAIN_ON_RESUME = ("lr",)  # like the models' lr and betas: may change, noted in config_history.jsonl
 CHECKPOINT_DIR = "checkpoints"
 CONFIG_FILENAME = "config.json"
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -91,14 +93,16 @@ class RunResult:
 
 # --- checkpoints in a run folder --------------------------------------------------------------
 def checkpoint_dirs(run_dir: Path) -> list[Path]:
-    """Complete checkpoints, oldest first (a folder counts only once both files are in it)."""
+    """Checkpoints, oldest first: step folders holding both names (a folder is renamed into place
+    only once both files are in it). Whatever stands under those names (a folder, a looping link) is
+    then verified on resume, so a damaged one is skipped with a line saying why, never silently."""
     root = Path(run_dir) / CHECKPOINT_DIR
     if not root.is_dir():
         return []
     found = [
         p for p in root.iterdir()
         if p.is_dir() and p.name.startswith("step-") and p.name[5:].isdigit()
-        and (p / MODEL_FILENAME).is_file() and (p / STATE_FILENAME).is_file()
+        and os.path.lexists(p / MODEL_FILENAME) and os.path.lexists(p / STATE_FILENAME)
     ]
     return sorted(found, key=lambda p: int(p.name[5:]))
 
@@ -259,6 +263,10 @@ class Trainer:
                    if old_flat.get(k) != new_flat.get(k) and is_optimiser_setting(k)}
         for key in retuned:  # lr and betas may change on resume (lowering lr after a divergence)
             old_flat[key] = new_flat.get(key)
+        for key in RETUNABLE_TRAIN_ON_RESUME:
+            before, after = saved.get("train", {}).get(key), new["train"].get(key)
+            if before != after:
+                retuned[f"train.{key}"] = [before, after]
         changed = [k for k in FIXED_ON_RESUME if k not in ("model_config", "data_config") and saved.get(k) != new.get(k)]
         changed += [k for k in ("model_config", "data_config")
                     if {p: v for p, v in old_flat.items() if p.startswith(k + ".") or p == k}
@@ -376,7 +384,7 @@ class Trainer:
             previous = latest_checkpoint(self.run_dir)
             kept = f"; {previous.name} is intact" if previous else ""
             reason = str(exc).rsplit(": ", 1)[-1] if isinstance(exc, OutputError) else (getattr(exc, "strerror", None) or exc)
-            raise CheckpointError(f"could not write checkpoint step {self.step} in {root}: {reason}{kept}") from None
+            raise CheckpointWriteError(f"could not write checkpoint step {self.step} in {root}: {reason}{kept}") from None
         for old in checkpoint_dirs(self.run_dir)[: -self.config.train.keep_last]:
             shutil.rmtree(old, ignore_errors=True)
         return final

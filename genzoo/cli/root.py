@@ -28,6 +28,10 @@ class GenzooGroup(TyperGroup):
                 traceback.print_exc()
             print(f"genzoo: error: {one_line(exc)}", file=sys.stderr)
             raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:  # a second Ctrl-C (the first one stops a run at its next checkpoint)
+            print("genzoo: interrupted; partly written files were removed, complete checkpoints are kept",
+                  file=sys.stderr)
+            raise typer.Exit(130) from None
         except OSError as exc:  # a disk that is full, read-only or not ours, met outside genzoo's own writes
             if exc.errno not in DISK_ERRNOS:
                 raise
@@ -38,7 +42,8 @@ class GenzooGroup(TyperGroup):
             raise typer.Exit(1) from None
 
 
-DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
+DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG, errno.ENOTDIR,
+               errno.EISDIR, errno.ENAMETOOLONG, errno.ELOOP}
 
 
 def one_line(message: object) -> str:

@@ -20,6 +20,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """List and compare run folders: model, data, progress, last losses and `genzoo eval` scores."""
         from rich import box
+        from rich.text import Text
         from rich.table import Table
 
         from genzoo.cli.evaluate import format_value
@@ -45,6 +46,7 @@ def register(app: typer.Typer) -> None:
             updated = time.strftime("%Y-%m-%d %H:%M", time.localtime(row["updated"])) if row["updated"] else ""
             losses = " ".join(f"{k}={v:.3g}" for k, v in row["losses"].items())
             speed = f"{row['images_per_s']:.0f}" if row["images_per_s"] is not None else ""
-            table.add_row(row["run"], row["model"], str(row["dataset"]), step + ("" if row["finished"] else " (open)"),
-                          updated, speed, losses, *[format_value(row["eval"][m]) if m in row["eval"] else "" for m in scores])
+            cells = [row["run"], row["model"], str(row["dataset"]), step + ("" if row["finished"] else " (open)"),
+                     updated, speed, losses, *[format_value(row["eval"][m]) if m in row["eval"] else "" for m in scores]]
+            table.add_row(*(Text(cell) for cell in cells))  # Text: a "[/]" in a run's name is not markup
         console.stdout.print(table)

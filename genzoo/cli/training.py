@@ -22,14 +22,16 @@ def _saved_run_config(run_dir: Path, model: str) -> dict:
     """The config of the run a folder holds; a run of another model is refused in one line."""
     from genzoo.trainer import CONFIG_FILENAME
 
+    from genzoo.runfolder import read_run_config
+
     saved_path = run_dir / CONFIG_FILENAME
-    if not saved_path.is_file():
-        raise ConfigError(f"{run_dir} has checkpoints but no {CONFIG_FILENAME}; cannot resume it")
-    try:
-        saved = json.loads(saved_path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"{saved_path} is not readable JSON ({exc}); cannot resume {run_dir}") from None
-    held = saved.get("model") if isinstance(saved, dict) else None
+    saved = read_run_config(run_dir)  # bounded: size, depth and type, one line when damaged
+    held = saved.get("model")
+    if held is not None and not isinstance(held, str):
+        raise ConfigError(f"{saved_path}: 'model' is not a model name; cannot resume {run_dir}")
+    for table in ("train", "model_config", "data_config"):
+        if table in saved and not isinstance(saved[table], dict):
+            raise ConfigError(f"{saved_path}: '{table}' is not a table; cannot resume {run_dir}")
     if held is not None and held != model and held.split(":")[-1] != model.split(":")[-1]:
         raise ConfigError(
             f"{run_dir} holds a run of {held}, not {model}: pass another --out, or continue it with "
@@ -155,9 +157,7 @@ def register(app: typer.Typer) -> None:
         if resume is not None and latest_checkpoint(resume) is None:
             raise ConfigError(f"--resume {resume}: no checkpoint found there (looked in {resume / 'checkpoints'})")
         if run_dir is not None and latest_checkpoint(run_dir) is not None:
-            base = _saved_run_config(run_dir, model)
-            if not print_config:
-                console.stderr.print(f"resuming {run_dir} from {latest_checkpoint(run_dir).name}")
+            base = _saved_run_config(run_dir, model)  # the trainer says which checkpoint, once verified
         config = resolve_run_config(model=model, config_file=config_file, flags=flags, overrides=overrides or [], base=base)
         if print_config:
             console.print_json(config.to_dict())
@@ -206,10 +206,11 @@ def register(app: typer.Typer) -> None:
         from genzoo.trainer import resolve_device
 
         from genzoo.checkpoint import read_metadata
-        from genzoo.sizes import check_sample_count
+        from genzoo.sizes import check_sample_count, check_seed
 
         if n < 1:
             raise ConfigError("-n must be at least 1")
+        check_seed(seed)
         path = resolve_checkpoint_path(checkpoint)
         check_sample_count(n, read_metadata(path)["data_shape"])
         model, meta = load_model(path, device=str(resolve_device(device)))

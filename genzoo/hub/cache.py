@@ -14,8 +14,15 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import sys
+import time
 import uuid
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks, abandoned partial downloads are kept
+    fcntl = None  # type: ignore[assignment]
 
 from genzoo.checkpoint import read_header, read_metadata
 from genzoo.errors import CheckpointError, UnknownNameError
@@ -113,9 +120,15 @@ def pull_entry(location: Location, entry: IndexEntry, cache: Path | None = None)
         check_checkpoint(main, entry, str(main))
         return main
     created = _make_dirs(final.parent)
+    removed = _remove_abandoned_partials(final.parent)
+    if removed:
+        print(f"genzoo: removed {removed} partial download(s) left in {final.parent} by a pull that died",
+              file=sys.stderr)
     staging = final.parent / f".partial-{entry.version}-{uuid.uuid4().hex[:8]}"
+    held = None
     try:
         staging.mkdir()
+        held = _hold(staging)
         for relative, record in entry.all_files().items():
             target = staging / relative
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -131,7 +144,52 @@ def pull_entry(location: Location, entry: IndexEntry, cache: Path | None = None)
         shutil.rmtree(staging, ignore_errors=True)
         _remove_empty(created)
         raise
+    finally:
+        if held is not None:
+            os.close(held)
     return main
+
+
+PARTIAL_GRACE_S = 60  # a partial folder younger than this may belong to a pull that has not locked it yet
+
+
+def _hold(folder: Path) -> int | None:
+    """An advisory lock on ``folder`` while this pull fills it (released when the process dies,
+    SIGKILL included); ``None`` where the file system has no locks."""
+    if fcntl is None:
+        return None
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        pass
+    return fd
+
+
+def _remove_abandoned_partials(parent: Path) -> int:
+    """Remove the partial folders under ``parent`` that no live pull holds; returns how many."""
+    removed = 0
+    if fcntl is None:
+        return removed
+    for folder in parent.glob(".partial-*"):
+        try:
+            if folder.is_symlink() or not folder.is_dir() or time.time() - folder.stat().st_mtime < PARTIAL_GRACE_S:
+                continue
+            fd = os.open(folder, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            continue  # a live pull holds it
+        finally:
+            os.close(fd)
+        shutil.rmtree(folder, ignore_errors=True)
+        removed += not folder.exists()
+    return removed
 
 
 def _move_into_place(staging: Path, final: Path, entry: IndexEntry) -> None:

@@ -21,9 +21,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from genzoo.checkpoint import MODEL_FILENAME, atomic_write, read_metadata
+from genzoo.checkpoint import MODEL_FILENAME, atomic_write, describe_write_failure, read_metadata
 from genzoo.config import parse_value
-from genzoo.errors import CheckpointError
+from genzoo.errors import CheckpointError, OutputError
 from genzoo.safejson import loads_bounded
 from genzoo.tensorfile import MAX_HEADER_BYTES
 from genzoo.runconfig import DEFAULT_DATASET
@@ -338,8 +338,10 @@ def export_run(run_dir: Path, out: Path, *, license_id: str = DEFAULT_LICENSE, n
         if out.exists():
             out.rmdir()
         staging.rename(out)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(staging, ignore_errors=True)
+        if isinstance(exc, OSError):  # the error's filename may be the source: say what failed to be written
+            raise OutputError(f"could not export {run_dir} into {out}: {describe_write_failure(exc)}") from None
         raise
     return out
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 import http.client
 import os
+import socket
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -23,8 +25,12 @@ from genzoo.hub.index import INDEX_FILENAME, MAX_INDEX_BYTES, RegistryError, Reg
 
 CHUNK = 1 << 20
 HTTP_TIMEOUT_S = 30.0  # per read
-HTTP_DEADLINE_S = 120.0  # per transfer, plus HTTP_MIN_RATE for its size
+HTTP_DEADLINE_S = 120.0  # per transfer, plus HTTP_MIN_RATE for its size; also for the response headers
 HTTP_MIN_RATE = 256 * 1024  # bytes per second
+# The size comes from the index, which anyone may write: besides the size-based deadline, a transfer
+# slower on average than HTTP_FLOOR_RATE after HTTP_GRACE_S is cut, whatever size it claims.
+HTTP_GRACE_S = 60.0
+HTTP_FLOOR_RATE = 16 * 1024
 ENV_REGISTRY = "GENZOO_REGISTRY"
 
 
@@ -85,7 +91,7 @@ class Location(ABC):
                     if not chunk:
                         break
                     data += chunk
-                    self._check_deadline(deadline, INDEX_FILENAME)
+                    self._check_deadline(deadline, INDEX_FILENAME, len(data))
         except (http.client.HTTPException, OSError) as exc:
             raise RegistryError(f"reading {self}/{INDEX_FILENAME} failed ({exc})") from None
         if len(data) > MAX_INDEX_BYTES:
@@ -107,8 +113,8 @@ class Location(ABC):
                     chunk = _read_some(source, min(CHUNK, expected_size - received + 1))
                     if not chunk:
                         break
-                    self._check_deadline(deadline, relative)
                     received += len(chunk)
+                    self._check_deadline(deadline, relative, received)
                     if received > expected_size:
                         raise RegistryError(
                             f"{self}/{relative} is larger than the {expected_size} bytes its index entry "
@@ -128,12 +134,16 @@ class Location(ABC):
         return digest.hexdigest()
 
 
-    def deadline(self, size: int) -> float | None:
-        """When a transfer of ``size`` bytes must have finished (``time.monotonic()``), or never."""
+    def deadline(self, size: int) -> tuple[float, float] | None:
+        """``(start, end)`` of a transfer of ``size`` bytes (``time.monotonic()``), or ``None``: no limit."""
         return None
 
-    def _check_deadline(self, deadline: float | None, relative: str) -> None:
-        if deadline is not None and time.monotonic() > deadline:
+    def _check_deadline(self, deadline: tuple[float, float] | None, relative: str, received: int) -> None:
+        if deadline is None:
+            return
+        start, end = deadline
+        now = time.monotonic()
+        if now > end or (now - start > HTTP_GRACE_S and received / (now - start) < HTTP_FLOOR_RATE):
             raise RegistryError(
                 f"download of {self}/{relative} did not finish in time (the server is too slow); nothing was saved"
             )
@@ -188,6 +198,57 @@ class _SameOriginRedirects(urllib.request.HTTPRedirectHandler):
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
+class _OpenSockets:
+    """The sockets of the requests in flight, so a watchdog thread can shut them down."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sockets: list[socket.socket] = []
+
+    def add(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._sockets.append(sock)
+
+    def forget(self) -> None:
+        with self._lock:
+            self._sockets.clear()
+
+    def shut_down(self) -> None:
+        with self._lock:
+            for sock in self._sockets:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+
+def _watched(connection: type, sockets: _OpenSockets) -> type:
+    class Watched(connection):  # type: ignore[misc, valid-type]
+        def connect(self) -> None:
+            super().connect()
+            sockets.add(self.sock)
+
+    return Watched
+
+
+class _WatchedHTTPHandler(urllib.request.HTTPHandler):
+    def __init__(self, sockets: _OpenSockets) -> None:
+        super().__init__()
+        self._connection = _watched(http.client.HTTPConnection, sockets)
+
+    def http_open(self, req):  # type: ignore[no-untyped-def]
+        return self.do_open(self._connection, req)
+
+
+class _WatchedHTTPSHandler(urllib.request.HTTPSHandler):
+    def __init__(self, sockets: _OpenSockets) -> None:
+        super().__init__()
+        self._connection = _watched(http.client.HTTPSConnection, sockets)
+
+    def https_open(self, req):  # type: ignore[no-untyped-def]
+        return self.do_open(self._connection, req, context=self._context)
+
+
 class HttpLocation(Location):
     """A read-only registry served over HTTP(S): the same folder behind a static web server."""
 
@@ -198,13 +259,17 @@ class HttpLocation(Location):
             raise RegistryError(f"registry URL {base_url!r} is not an http(s):// URL")
         if parts.query or parts.fragment:
             raise RegistryError(f"registry URL {base_url!r} must not have a query or fragment")
-        self._opener = urllib.request.build_opener(_SameOriginRedirects)
+        self._sockets = _OpenSockets()
+        self._opener = urllib.request.build_opener(
+            _SameOriginRedirects, _WatchedHTTPHandler(self._sockets), _WatchedHTTPSHandler(self._sockets)
+        )
 
     def describe(self) -> str:
         return self.base.rstrip("/")
 
-    def deadline(self, size: int) -> float | None:
-        return time.monotonic() + HTTP_DEADLINE_S + size / HTTP_MIN_RATE
+    def deadline(self, size: int) -> tuple[float, float] | None:
+        start = time.monotonic()
+        return start, start + HTTP_DEADLINE_S + size / HTTP_MIN_RATE
 
     def url(self, relative: str) -> str:
         url = urllib.parse.urljoin(self.base, relative)
@@ -216,19 +281,44 @@ class HttpLocation(Location):
     def open(self, relative: str) -> BinaryIO:
         url = self.url(relative)
         request = urllib.request.Request(url, headers={"User-Agent": "genzoo", "Accept-Encoding": "identity"})
+        # The per-read timeout does not bound a server that drips its headers a byte at a time:
+        # a watchdog shuts the connection down if the response has not started by the deadline.
+        fired = threading.Event()
+
+        def cut() -> None:
+            fired.set()
+            self._sockets.shut_down()
+
+        watchdog = threading.Timer(HTTP_DEADLINE_S, cut)
+        watchdog.daemon = True
+        watchdog.start()
+        late = RegistryError(f"{url} did not answer in time (the server is too slow); nothing was saved")
         try:
-            return self._opener.open(request, timeout=HTTP_TIMEOUT_S)
-        except urllib.error.HTTPError as exc:
-            exc.close()
-            if exc.code == 404:
-                if relative == INDEX_FILENAME:
-                    raise RegistryError(f"{url} does not exist (HTTP 404); is {self} a genzoo registry?") from None
-                raise FileNotFoundError(url) from None
-            raise RegistryError(f"{url}: HTTP {exc.code} {exc.reason}") from None
-        except urllib.error.URLError as exc:
-            raise RegistryError(f"cannot reach registry {self}: {exc.reason} (offline?)") from None
+            response = self._opener.open(request, timeout=HTTP_TIMEOUT_S)
         except (http.client.HTTPException, OSError) as exc:
-            raise RegistryError(f"cannot reach registry {self}: {exc}") from None
+            if fired.is_set() and not isinstance(exc, urllib.error.HTTPError):
+                raise late from None
+            return self._refuse(url, relative, exc)
+        finally:
+            watchdog.cancel()
+            self._sockets.forget()
+        if fired.is_set():  # shut down mid-headers, http.client may still parse a response
+            response.close()
+            raise late
+        return response
+
+    def _refuse(self, url: str, relative: str, exc: BaseException) -> BinaryIO:
+        """The one-line error for a failed request (a 404 of a file is ``FileNotFoundError``)."""
+        if isinstance(exc, urllib.error.HTTPError):
+            exc.close()
+            if exc.code != 404:
+                raise RegistryError(f"{url}: HTTP {exc.code} {exc.reason}") from None
+            if relative == INDEX_FILENAME:
+                raise RegistryError(f"{url} does not exist (HTTP 404); is {self} a genzoo registry?") from None
+            raise FileNotFoundError(url) from None
+        if isinstance(exc, urllib.error.URLError):
+            raise RegistryError(f"cannot reach registry {self}: {exc.reason} (offline?)") from None
+        raise RegistryError(f"cannot reach registry {self}: {exc}") from None
 
 
 def open_location(location: str | Path | None = None) -> Location:

@@ -22,8 +22,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from genzoo.checkpoint import MODEL_FILENAME, atomic_write, read_header, read_metadata
-from genzoo.errors import CheckpointError
+from genzoo.checkpoint import MODEL_FILENAME, atomic_write, describe_write_failure, read_header, read_metadata
+from genzoo.errors import CheckpointError, OutputError
 from genzoo.hub.cache import _make_dirs, _remove_empty, sha256_file
 from genzoo.hub.card import (
     CARD_FILENAME,
@@ -48,8 +48,9 @@ def index_lock(root: Path) -> Iterator[None]:
     """Hold the registry's publishing lock for the duration of the block.
 
     The lock file records its owner (``{"pid", "host", "time"}``). A lock whose owner is gone (same
-    host, no such process) or older than :data:`STALE_LOCK_S` is stale: it is broken by renaming it
-    aside first (so two pushes cannot both break it), and the partial folders it left are removed.
+    host, no such process) or older than :data:`STALE_LOCK_S` is stale: it is broken under a second,
+    short-lived lock and judged again there (so a push never breaks the fresh lock of another push
+    that broke the stale one first), and the partial folders it left are removed.
     """
     lock = root / LOCK_FILENAME
     fd = _take_lock(lock)
@@ -60,13 +61,8 @@ def index_lock(root: Path) -> Iterator[None]:
                 f"{lock} is held by {_describe_owner(lock)}: another push is publishing to this registry; "
                 f"wait for it (a lock older than {STALE_LOCK_S // 60} minutes is broken automatically)"
             )
-        aside = lock.with_name(f"{LOCK_FILENAME}.stale-{uuid.uuid4().hex[:8]}")
-        try:
-            lock.rename(aside)
-            aside.unlink()
-        except FileNotFoundError:
-            pass  # another push broke it first
-        fd = _take_lock(lock)
+        reason = _break_stale_lock(lock)
+        fd = _take_lock(lock) if reason is not None else None
         if fd is None:
             raise RegistryError(f"{lock} was taken by another push just now; try again")
         print(f"genzoo: broke a stale lock on {root} ({reason})", file=sys.stderr)
@@ -78,6 +74,34 @@ def index_lock(root: Path) -> Iterator[None]:
         yield
     finally:
         lock.unlink(missing_ok=True)
+
+
+BREAKER_STALE_S = 60  # the breaker is held for a stat and an unlink; one this old was left by a kill
+
+
+def _break_stale_lock(lock: Path) -> str | None:
+    """Remove ``lock`` if it is still stale when judged under the breaker lock; returns why, or
+    ``None`` when it is not stale any more (another push took it) or another push is breaking it."""
+    breaker = lock.with_name(f"{LOCK_FILENAME}.break")
+    fd = _take_lock(breaker)
+    if fd is None:
+        try:
+            if time.time() - breaker.stat().st_mtime <= BREAKER_STALE_S:
+                return None
+            breaker.unlink()  # left by a push killed while breaking
+        except FileNotFoundError:
+            pass
+        fd = _take_lock(breaker)
+        if fd is None:
+            return None
+    try:
+        reason = _stale_reason(lock)
+        if reason is not None:
+            lock.unlink(missing_ok=True)
+        return reason
+    finally:
+        os.close(fd)
+        breaker.unlink(missing_ok=True)
 
 
 def _take_lock(lock: Path) -> int | None:
@@ -291,7 +315,7 @@ def _publish(location: FolderLocation, root: Path, source: Path, name: str, tag:
             entry = _entry(final, final / checkpoint.name, name, version)
             index.entries.append(entry)
             atomic_write(root / INDEX_FILENAME, lambda tmp: tmp.write_text(index.to_json()))
-        except BaseException:
+        except BaseException as exc:
             shutil.rmtree(staging, ignore_errors=True)
             if published:
                 shutil.rmtree(final, ignore_errors=True)
@@ -299,5 +323,8 @@ def _publish(location: FolderLocation, root: Path, source: Path, name: str, tag:
                 (root / name).rmdir()
             except OSError:
                 pass
+            if isinstance(exc, OSError) or (isinstance(exc, OutputError) and not isinstance(exc, CheckpointError)):
+                reason = describe_write_failure(exc) if isinstance(exc, OSError) else str(exc)
+                raise OutputError(f"could not publish {name}@{version} into {root}: {reason}; nothing was published") from None
             raise
     return entry

@@ -107,6 +107,20 @@ def test_a_checkpoint_write_failing_inside_safetensors_is_one_line(cli, run, mon
     assert not any(p.name.startswith(".") for p in (run / "checkpoints").iterdir())
 
 
+def test_a_first_checkpoint_that_cannot_be_written_leaves_no_run_folder(cli, tmp_path, monkeypatch):
+    import errno
+
+    import genzoo.checkpoint
+
+    def full(path, tensors, metadata):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(genzoo.checkpoint, "write_safetensors", full)
+    fresh = tmp_path / "fresh"
+    refused(runner.invoke(cli, [*TINY_RUN, "--steps", "6", "--out", str(fresh)]), contains="could not write checkpoint")
+    assert not fresh.exists()  # no config.json and empty checkpoints/ pretending to be a run
+
+
 def test_enospc_while_appending_metrics_leaves_no_partial_line(cli, run, monkeypatch):
     import genzoo.runfolder
 
@@ -176,3 +190,14 @@ def test_a_restart_after_a_kill_before_the_first_checkpoint_logs_each_step_once(
     assert result.exit_code == 0, result.output
     steps = [json.loads(line)["step"] for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert steps == [1, 2, 3]
+
+
+def test_a_second_interrupt_ends_in_one_line_with_status_130(cli, tmp_path, monkeypatch):
+    import genzoo.trainer
+
+    def interrupted_twice(self, on_log=None):
+        raise KeyboardInterrupt  # what the signal handler raises on the second SIGINT
+
+    monkeypatch.setattr(genzoo.trainer.Trainer, "fit", interrupted_twice)
+    result = runner.invoke(cli, [*TINY_RUN, "--steps", "6", "--out", str(tmp_path / "r")])
+    assert result.exit_code == 130 and "genzoo: interrupted" in result.stderr and "Traceback" not in result.stderr

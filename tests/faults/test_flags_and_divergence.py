@@ -115,6 +115,24 @@ def test_lr_may_change_on_resume_and_is_noted_in_the_history(tiny_registry, tmp_
     counted(info.value)
 
 
+def test_train_lr_may_change_on_resume_too(tiny_registry, tmp_path):
+    from genzoo.runconfig import RunConfig, TrainConfig
+    from genzoo.trainer import Trainer, train
+
+    def config(steps, lr):
+        return RunConfig(model="tiny-gan", dataset="tiny-blobs", model_config={"hidden": 8},
+                         train=TrainConfig(steps=steps, batch_size=8, checkpoint_every=2, log_every=1, grid_size=4,
+                                           lr=lr))
+
+    out = tmp_path / "run"
+    train(config(2, 1e-3), out)
+    trainer = Trainer(config(3, 5e-4), out, progress=False)
+    trainer.fit()
+    assert all(g["lr"] == 5e-4 for opt in trainer.optimizers.values() for g in opt.param_groups)
+    history = [json.loads(line) for line in (out / "config_history.jsonl").read_text().splitlines()]
+    assert history[0]["step"] == 2 and history[0]["changed"] == {"train.lr": [1e-3, 5e-4]}
+
+
 def test_identical_runs_give_identical_model_files(cli, tmp_path):
     import hashlib
 
@@ -129,3 +147,56 @@ def test_identical_runs_give_identical_model_files(cli, tmp_path):
     raw = (tmp_path / "a" / "model.safetensors").read_bytes()
     keys = list(json.loads(raw[8 : 8 + int.from_bytes(raw[:8], "little")])["__metadata__"])
     assert keys == sorted(keys)
+
+
+BAD_SAMPLE_FLAGS = {
+    "sample -n 10^8": (["sample", "{run}", "-n", "100000000", "-o", "{tmp}/g.png"], "give 1 to 100000 samples"),
+    "sample --seed 10^20": (["sample", "{run}", "-n", "4", "--seed", "99999999999999999999", "-o", "{tmp}/g.png"],
+                            "--seed 99999999999999999999: give an integer from 0"),
+    "eval --seed 10^20": (["eval", "{run}", "-n", "8", "--seed", "99999999999999999999", "--metrics", "sharpness"],
+                          "--seed 99999999999999999999: give an integer from 0"),
+    "-o under a file": (["sample", "{run}", "-n", "4", "-o", "{tmp}/afile/g.png"], "a part of the path is a file"),
+    "-o onto a pipe": (["sample", "{run}", "-n", "4", "-o", "{tmp}/pipe"], "exists and is not a regular file"),
+    "export under a file": (["export", "{run}", "-o", "{tmp}/afile/x"], "a part of the path is a file"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_SAMPLE_FLAGS))
+def test_bad_sample_eval_and_export_flags_are_one_line(cli, run, tmp_path, case):
+    import os
+
+    (tmp_path / "afile").write_text("mine")
+    os.mkfifo(tmp_path / "pipe")  # like /dev/full or /dev/null: a rename would replace it
+    args, words = BAD_SAMPLE_FLAGS[case]
+    refused(runner.invoke(cli, [a.format(run=run, tmp=tmp_path) for a in args]), contains=words)
+    assert (tmp_path / "afile").read_text() == "mine" and (tmp_path / "pipe").is_fifo()
+
+
+def test_runs_shows_hostile_run_folders_as_text(cli, run, tmp_path):
+    config = json.loads((run / "config.json").read_text())
+    hostile = tmp_path / "hostile"
+    hostile.mkdir()
+    (hostile / "config.json").write_text(json.dumps({**config, "model": "[/]vae\x1b[2J"}))
+    (hostile / "metrics.jsonl").write_text(deep(100_000) + "\n" + json.dumps({"step": "x", "g/loss": "[red]"}) + "\n")
+    deep_config = tmp_path / "deep"
+    deep_config.mkdir()
+    (deep_config / "config.json").write_text(deep(100_000))
+    result = runner.invoke(cli, ["runs", str(tmp_path)])
+    survived(result)
+    assert "\x1b" not in result.stdout and "[/]vae?[2J" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "change, words",
+    [
+        (lambda c: deep(100_000), "nested 100000 levels deep"),
+        (lambda c: json.dumps({**c, "model": 5}), "'model' is not a model name"),
+        (lambda c: json.dumps({**c, "train": [1]}), "'train' is not a table"),
+        (lambda c: "{", "is not valid JSON"),
+    ],
+    ids=["deep", "model not a name", "train not a table", "cut"],
+)
+def test_resume_of_a_damaged_config_json_is_one_line(cli, run, change, words):
+    config = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(change(config))
+    refused(runner.invoke(cli, [*TINY_RUN, "--steps", "6", "--out", str(run)]), contains=words)

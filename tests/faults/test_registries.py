@@ -151,10 +151,53 @@ def test_an_old_lock_from_another_host_is_broken_and_a_live_one_is_not(cli, run,
     assert lock.exists()
 
 
+def test_two_pushes_that_judge_one_dead_lock_stale_never_both_hold_it(tmp_path, monkeypatch):
+    """B judges the dead owner's lock stale, then stalls; A breaks it and takes the lock. B must
+    not break A's live lock (it is judged again under the breaker lock) and is refused instead."""
+    import genzoo.hub.publish as publish
+
+    root = tmp_path / "registry"
+    root.mkdir()
+    (root / ".index.lock").write_text(json.dumps({"pid": _dead_pid(), "host": socket.gethostname(), "time": time.time()}))
+    judge, a_inside, inside, outcomes = publish._stale_reason, threading.Event(), [], {}
+
+    def stalling_judge(lock):
+        reason = judge(lock)
+        if threading.current_thread().name == "B" and not a_inside.is_set():
+            a_inside.wait(5)
+        return reason
+
+    monkeypatch.setattr(publish, "_stale_reason", stalling_judge)
+
+    def push(name: str) -> None:
+        try:
+            with publish.index_lock(root):
+                inside.append(name)
+                outcomes[name] = f"held with {sorted(inside)} inside"
+                if name == "A":
+                    a_inside.set()
+                    time.sleep(0.5)
+                inside.remove(name)
+        except Exception as exc:  # noqa: BLE001 - the refusal is the outcome under test
+            outcomes[name] = f"refused: {exc}"
+
+    b = threading.Thread(target=push, args=("B",), name="B")
+    b.start()
+    time.sleep(0.2)
+    a = threading.Thread(target=push, args=("A",), name="A")
+    a.start()
+    a.join(5)
+    b.join(5)
+    assert outcomes["A"] == "held with ['A'] inside"
+    assert outcomes["B"].startswith("refused:") and "taken by another push" in outcomes["B"]
+    assert not (root / ".index.lock").exists() and not (root / ".index.lock.break").exists()
+
+
 class DripServer:
     """Answers every request with a promised length and then one byte per ``interval`` seconds."""
 
-    def __init__(self, interval: float) -> None:
+    def __init__(self, interval: float, headers: bool = False) -> None:
+        self.headers = headers  # drip the response headers instead of the body
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(4)
@@ -174,10 +217,11 @@ class DripServer:
     def drip(self, conn: socket.socket) -> None:
         with conn:
             conn.recv(65536)
-            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n")
+            conn.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: " if self.headers else
+                         b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n")
             while not self.stop.is_set():
                 try:
-                    conn.sendall(b" ")
+                    conn.sendall(b"a" if self.headers else b" ")
                 except OSError:
                     return
                 time.sleep(self.interval)
@@ -196,3 +240,59 @@ def test_a_server_dripping_bytes_meets_a_total_deadline(cli, tmp_path, monkeypat
         server.stop.set()
         server.sock.close()
     assert not [p for p in (tmp_path / "cache").rglob("*") if p.is_file()]
+
+
+@pytest.mark.parametrize(
+    "headers, patches, expected",
+    [
+        (True, {"HTTP_DEADLINE_S": 1.0}, "did not answer in time"),
+        # a huge promised size makes the size-based deadline far away: the floor rate still cuts it
+        (False, {"HTTP_DEADLINE_S": 1e9, "HTTP_GRACE_S": 1.0, "HTTP_FLOOR_RATE": 1e6}, "did not finish in time"),
+    ],
+    ids=["dripped-headers", "floor-rate"],
+)
+def test_a_slow_server_is_cut_whatever_it_promises(cli, tmp_path, monkeypatch, headers, patches, expected):
+    import genzoo.hub.locations as locations
+
+    server = DripServer(0.2, headers=headers)
+    for name, value in patches.items():
+        monkeypatch.setattr(locations, name, value)
+    monkeypatch.setenv("GENZOO_CACHE_DIR", str(tmp_path / "cache"))
+    started = time.monotonic()
+    try:
+        refused(runner.invoke(cli, ["pull", "tiny", "--registry", server.url]), contains=expected)
+    finally:
+        server.stop.set()
+        server.sock.close()
+    assert time.monotonic() - started < 20
+    assert not [p for p in (tmp_path / "cache").rglob("*") if p.is_file()]
+
+
+def test_a_pull_removes_partial_downloads_of_pulls_that_died_and_keeps_live_ones(cli, registry, tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("GENZOO_CACHE_DIR", str(cache))
+    survived(runner.invoke(cli, ["pull", "tiny", "--registry", str(registry)]))
+    (name_folder,) = [p.parent for p in cache.rglob("v1") if p.is_dir()]
+    abandoned, live = name_folder / ".partial-v1-dead0000", name_folder / ".partial-v1-live0000"
+    for folder in (abandoned, live):
+        folder.mkdir()
+        (folder / "model.safetensors").write_bytes(b"half")
+        old = time.time() - 3600
+        os.utime(folder, (old, old))
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import fcntl, os, sys, time; fd = os.open(sys.argv[1], os.O_RDONLY); "
+         "fcntl.flock(fd, fcntl.LOCK_EX); print('held', flush=True); time.sleep(60)", str(live)],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        import shutil
+
+        shutil.rmtree(name_folder / "v1")  # so the next pull downloads again
+        stderr = survived(runner.invoke(cli, ["pull", "tiny", "--registry", str(registry)]),
+                          contains="removed 1 partial download")
+    finally:
+        holder.kill()
+        holder.wait()
+    assert "pull that died" in stderr
+    assert not abandoned.exists() and live.exists() and (name_folder / "v1").is_dir()
