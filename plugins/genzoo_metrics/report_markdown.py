@@ -148,9 +148,10 @@ def render_markdown(results: dict[str, Any]) -> str:
         "",
         "## Table 3: sample quality, diversity and coverage",
         "",
-        "paper = the model's paper settings (its `paper` preset); tuned = genzoo's defaults, with every player at "
-        "the sweep's best shared lr where that beat the model's own lrs on validation. Each model trains for its "
-        "own default budget unless --steps is given (see Budgets): equal iterations are not equal images seen. "
+        "paper = the model's paper settings (its `paper` preset); tuned = genzoo's defaults, "
+        + ("with every player at the sweep's best shared lr where that beat the model's own lrs on validation. "
+           if sweep else "at the models' own lrs (no lr sweep was run: `--lrs ''`). ")
+        + "Each model trains for its own default budget unless --steps is given (see Budgets): equal iterations are not equal images seen. "
         "The real-data row scores training images against the evaluation split with the same N: what a perfect "
         "model reaches. MS-SSIM is read against that row (far above: mode collapse; far below: noise). FID and KID "
         "use the shipped LeNet features (not comparable with Inception FID); recognisable = share of samples the "
