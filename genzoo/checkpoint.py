@@ -95,7 +95,7 @@ def describe_write_failure(exc: BaseException) -> str:
                 errno.EACCES: "; write elsewhere", errno.EDQUOT: "; free some space or write elsewhere",
                 errno.EFBIG: "; raise the file-size limit (ulimit -f) or write elsewhere",
                 errno.ENOTDIR: "; a part of the path is a file, not a folder",
-                errno.EEXIST: "; a part of the path is a file, not a folder"}
+                errno.EEXIST: "; a part of the path is a file, or the target already exists"}
         return f"{exc.strerror or exc}{hint.get(exc.errno, '')}"
     return printable(str(exc))
 

@@ -55,17 +55,33 @@ def find_runs(paths: list[Path]) -> list[Path]:
     return sorted(found)
 
 
+TAIL_BYTES = 1 << 16  # the last log lines are all that is shown
+
+
 def _last_metrics(path: Path) -> dict[str, Any]:
-    last: dict[str, Any] = {}
-    if path.is_file():
-        for line in path.read_text(errors="replace").splitlines():
-            try:
-                record = loads_bounded(line, "metrics line", ConfigError, max_bytes=MAX_JSON_BYTES)
-            except ConfigError:
-                continue  # a line cut by a crash, or one that is not ours
-            if isinstance(record, dict):
-                last = record
-    return last
+    """The last complete record of ``metrics.jsonl``, read from the file's end (logs grow long)."""
+    if not path.is_file():
+        return {}
+    try:
+        with path.open("rb") as handle:
+            handle.seek(max(0, handle.seek(0, 2) - TAIL_BYTES))
+            tail = handle.read(TAIL_BYTES)
+    except OSError:
+        return {}
+    for line in reversed(tail.decode("utf-8", errors="replace").splitlines()):
+        try:
+            record = loads_bounded(line, "metrics line", ConfigError, max_bytes=MAX_JSON_BYTES)
+        except ConfigError:
+            continue  # a line cut by a crash (or by the tail's start), or one that is not ours
+        if isinstance(record, dict):
+            return record
+    return {}
+
+
+def _time(value: Any) -> float | None:
+    """A plausible UNIX time (1970 to 3000), else None: the table formats it as a date."""
+    value = _number(value)
+    return float(value) if value is not None and 0 <= value < 32_503_680_000 else None
 
 
 def summarise(run: Path) -> dict[str, Any]:
@@ -75,9 +91,11 @@ def summarise(run: Path) -> dict[str, Any]:
     last = _last_metrics(run / METRICS_FILENAME)
     evaluation = _read_json(run / EVAL_FILENAME) if (run / EVAL_FILENAME).is_file() else None
     scores = {}
-    if isinstance(evaluation, dict):
-        scores = {r["metric"]: r["value"] for r in evaluation.get("results", [])
-                  if isinstance(r, dict) and r.get("status") == "ok" and isinstance(r.get("value"), (int, float))}
+    results = evaluation.get("results") if isinstance(evaluation, dict) else None
+    if isinstance(results, list):
+        scores = {r["metric"]: r["value"] for r in results
+                  if isinstance(r, dict) and isinstance(r.get("metric"), str) and r.get("status") == "ok"
+                  and _number(r.get("value")) is not None}
     total = _number(train.get("steps")) if not train.get("epochs") else None
     # Every value is anyone's text or number: keep only what has the expected type, printable.
     return {
@@ -87,7 +105,7 @@ def summarise(run: Path) -> dict[str, Any]:
         "step": _number(last.get("step")) or 0,
         "steps": total,
         "finished": (run / MODEL_FILENAME).is_file(),
-        "updated": _number(last.get("time")),
+        "updated": _time(last.get("time")),
         "images_per_s": _number(last.get("images_per_s")),
         "losses": {printable(k, 60): v for k, v in last.items()
                    if "/" in k and k.endswith("/loss") and _number(v) is not None},

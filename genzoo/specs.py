@@ -110,7 +110,9 @@ LOSS_ROLE_METHODS: dict[str, tuple[str, ...]] = {
 
 def missing_loss_methods(loss: Any, role: str) -> str:
     """What a built loss of ``role`` lacks, as text for an error ('' when nothing)."""
-    missing = [m for m in LOSS_ROLE_METHODS.get(role, ()) if not callable(getattr(loss, m, None))]
+    # ``loss(...)`` looks ``__call__`` up on the type, so an instance attribute of that name does not count
+    missing = [m for m in LOSS_ROLE_METHODS.get(role, ())
+               if not (callable(loss) if m == "__call__" else callable(getattr(loss, m, None)))]
     return ", ".join("__call__ (the loss object is called: loss(...))" if m == "__call__" else m for m in missing)
 
 

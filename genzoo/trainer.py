@@ -92,17 +92,21 @@ class RunResult:
 
 
 # --- checkpoints in a run folder --------------------------------------------------------------
-def checkpoint_dirs(run_dir: Path) -> list[Path]:
-    """Checkpoints, oldest first: step folders holding both names (a folder is renamed into place
-    only once both files are in it). Whatever stands under those names (a folder, a looping link) is
-    then verified on resume, so a damaged one is skipped with a line saying why, never silently."""
+def checkpoint_dirs(run_dir: Path, include_damaged: bool = False) -> list[Path]:
+    """Complete checkpoints, oldest first (a folder is renamed into place once both files are in it).
+
+    ``include_damaged`` also lists step folders whose two names hold something other than a regular
+    file (a folder, a looping link): resume verifies those and skips them with a line saying why;
+    pruning, the final copy and the "last good checkpoint" never count them.
+    """
     root = Path(run_dir) / CHECKPOINT_DIR
     if not root.is_dir():
         return []
+    present = os.path.lexists if include_damaged else os.path.isfile
     found = [
         p for p in root.iterdir()
         if p.is_dir() and p.name.startswith("step-") and p.name[5:].isdigit()
-        and os.path.lexists(p / MODEL_FILENAME) and os.path.lexists(p / STATE_FILENAME)
+        and present(p / MODEL_FILENAME) and present(p / STATE_FILENAME)
     ]
     return sorted(found, key=lambda p: int(p.name[5:]))
 
@@ -432,12 +436,17 @@ class Trainer:
             return result
         except OutputError:  # a full or read-only disk before the first checkpoint: leave no empty run behind
             if created and self.dist.is_main and not checkpoint_dirs(self.run_dir):
+                self._close_loggers()  # a tracker writing into the folder must let go of it first
                 shutil.rmtree(self.run_dir, ignore_errors=True)
             raise
         finally:
-            for logger in self.loggers:
-                logger.close()
+            self._close_loggers()
             shutdown_distributed(self.dist)
+
+    def _close_loggers(self) -> None:
+        loggers, self.loggers = self.loggers, []
+        for logger in loggers:
+            logger.close()
 
     def run_info(self) -> dict[str, Any]:
         """What the start line and the trackers are told about the run."""
@@ -455,7 +464,7 @@ class Trainer:
         if main and self.run_dir.is_dir():
             clean_leftovers(self.run_dir)
         barrier(self.dist)
-        folders = checkpoint_dirs(self.run_dir)
+        folders = checkpoint_dirs(self.run_dir, include_damaged=True)
         if folders:
             self._resume(folders)
         elif main:  # a fresh start in a folder whose earlier run died before its first checkpoint

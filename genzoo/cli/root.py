@@ -28,9 +28,8 @@ class GenzooGroup(TyperGroup):
                 traceback.print_exc()
             print(f"genzoo: error: {one_line(exc)}", file=sys.stderr)
             raise typer.Exit(exc.exit_code) from None
-        except KeyboardInterrupt:  # a second Ctrl-C (the first one stops a run at its next checkpoint)
-            print("genzoo: interrupted; partly written files were removed, complete checkpoints are kept",
-                  file=sys.stderr)
+        except KeyboardInterrupt:  # Ctrl-C (in `run`, the second one: the first stops at the next checkpoint)
+            print("genzoo: interrupted; partly written files were removed", file=sys.stderr)
             raise typer.Exit(130) from None
         except OSError as exc:  # a disk that is full, read-only or not ours, met outside genzoo's own writes
             if exc.errno not in DISK_ERRNOS:

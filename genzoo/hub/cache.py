@@ -170,7 +170,11 @@ def _hold(folder: Path) -> int | None:
 
 
 def _remove_abandoned_partials(parent: Path) -> int:
-    """Remove the partial folders under ``parent`` that no live pull holds; returns how many."""
+    """Remove the partial folders under ``parent`` that no live pull holds; returns how many.
+
+    The lock is an ``flock``: on a cache shared over NFS mounted with host-local locks
+    (``local_lock=flock``), a pull on another host cannot see it, so keep such caches per host
+    (``GENZOO_CACHE_DIR``)."""
     removed = 0
     if fcntl is None:
         return removed

@@ -106,15 +106,14 @@ class Location(ABC):
         """
         digest = hashlib.sha256()
         received = 0
-        deadline = self.deadline(expected_size)
         try:
             with self.open(relative) as source, target.open("wb") as sink:
+                deadline = self.deadline(expected_size)  # from the first byte: open() has its own deadline
                 while True:
                     chunk = _read_some(source, min(CHUNK, expected_size - received + 1))
                     if not chunk:
                         break
                     received += len(chunk)
-                    self._check_deadline(deadline, relative, received)
                     if received > expected_size:
                         raise RegistryError(
                             f"{self}/{relative} is larger than the {expected_size} bytes its index entry "
@@ -122,6 +121,8 @@ class Location(ABC):
                         )
                     digest.update(chunk)
                     sink.write(chunk)
+                    if received < expected_size:  # a file that arrived whole is never cut
+                        self._check_deadline(deadline, relative, received)
         except FileNotFoundError:
             raise RegistryError(f"{self}/{relative} is listed in the index but missing from the registry") from None
         except (http.client.HTTPException, OSError) as exc:
@@ -223,10 +224,20 @@ class _OpenSockets:
 
 
 def _watched(connection: type, sockets: _OpenSockets) -> type:
+    """``connection`` whose raw TCP socket is registered as soon as it exists, so the watchdog also
+    covers a TLS handshake or a proxy that drips."""
+
     class Watched(connection):  # type: ignore[misc, valid-type]
-        def connect(self) -> None:
-            super().connect()
-            sockets.add(self.sock)
+        def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+            super().__init__(*args, **kwargs)
+            create = self._create_connection
+
+            def registered(*a, **k):  # type: ignore[no-untyped-def]
+                sock = create(*a, **k)
+                sockets.add(sock)
+                return sock
+
+            self._create_connection = registered
 
     return Watched
 
@@ -259,10 +270,6 @@ class HttpLocation(Location):
             raise RegistryError(f"registry URL {base_url!r} is not an http(s):// URL")
         if parts.query or parts.fragment:
             raise RegistryError(f"registry URL {base_url!r} must not have a query or fragment")
-        self._sockets = _OpenSockets()
-        self._opener = urllib.request.build_opener(
-            _SameOriginRedirects, _WatchedHTTPHandler(self._sockets), _WatchedHTTPSHandler(self._sockets)
-        )
 
     def describe(self) -> str:
         return self.base.rstrip("/")
@@ -283,25 +290,28 @@ class HttpLocation(Location):
         request = urllib.request.Request(url, headers={"User-Agent": "genzoo", "Accept-Encoding": "identity"})
         # The per-read timeout does not bound a server that drips its headers a byte at a time:
         # a watchdog shuts the connection down if the response has not started by the deadline.
-        fired = threading.Event()
+        # Each request has its own opener and socket list, so one request's watchdog never cuts another's.
+        sockets, fired = _OpenSockets(), threading.Event()
+        opener = urllib.request.build_opener(_SameOriginRedirects, _WatchedHTTPHandler(sockets),
+                                             _WatchedHTTPSHandler(sockets))
 
         def cut() -> None:
             fired.set()
-            self._sockets.shut_down()
+            sockets.shut_down()
 
         watchdog = threading.Timer(HTTP_DEADLINE_S, cut)
         watchdog.daemon = True
         watchdog.start()
         late = RegistryError(f"{url} did not answer in time (the server is too slow); nothing was saved")
         try:
-            response = self._opener.open(request, timeout=HTTP_TIMEOUT_S)
+            response = opener.open(request, timeout=HTTP_TIMEOUT_S)
         except (http.client.HTTPException, OSError) as exc:
             if fired.is_set() and not isinstance(exc, urllib.error.HTTPError):
                 raise late from None
             return self._refuse(url, relative, exc)
         finally:
             watchdog.cancel()
-            self._sockets.forget()
+            sockets.forget()
         if fired.is_set():  # shut down mid-headers, http.client may still parse a response
             response.close()
             raise late

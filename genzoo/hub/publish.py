@@ -39,6 +39,11 @@ from genzoo.hub.index import INDEX_FILENAME, KIND_FORMATS, FileRecord, IndexEntr
 from genzoo.hub.locations import FolderLocation, open_location
 from genzoo.safejson import is_distribution_name, is_version, printable
 
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
+
 LOCK_FILENAME = ".index.lock"
 STALE_LOCK_S = 3600
 
@@ -61,11 +66,12 @@ def index_lock(root: Path) -> Iterator[None]:
                 f"{lock} is held by {_describe_owner(lock)}: another push is publishing to this registry; "
                 f"wait for it (a lock older than {STALE_LOCK_S // 60} minutes is broken automatically)"
             )
-        reason = _break_stale_lock(lock)
-        fd = _take_lock(lock) if reason is not None else None
+        broken = _break_stale_lock(lock)
+        fd = _take_lock(lock) if broken is not None or not lock.exists() else None
         if fd is None:
             raise RegistryError(f"{lock} was taken by another push just now; try again")
-        print(f"genzoo: broke a stale lock on {root} ({reason})", file=sys.stderr)
+        if broken is not None:
+            print(f"genzoo: broke a stale lock on {root} ({broken})", file=sys.stderr)
     try:
         owner = {"pid": os.getpid(), "host": socket.gethostname(), "time": time.time()}
         os.write(fd, (json.dumps(owner) + "\n").encode())
@@ -76,32 +82,52 @@ def index_lock(root: Path) -> Iterator[None]:
         lock.unlink(missing_ok=True)
 
 
-BREAKER_STALE_S = 60  # the breaker is held for a stat and an unlink; one this old was left by a kill
+BREAKER_STALE_S = 60  # without fcntl: a breaker file this old was left by a push killed while breaking
 
 
 def _break_stale_lock(lock: Path) -> str | None:
-    """Remove ``lock`` if it is still stale when judged under the breaker lock; returns why, or
-    ``None`` when it is not stale any more (another push took it) or another push is breaking it."""
+    """Remove ``lock`` if it is still stale when judged again under the breaker lock; returns why, or
+    ``None`` when it is not stale any more (another push took it) or another push is breaking it.
+
+    The breaker is an advisory ``flock`` on the registry folder where the system has one (released
+    by the kernel when its holder dies, so it can never go stale); elsewhere an exclusively created
+    ``.index.lock.break`` file.
+    """
     breaker = lock.with_name(f"{LOCK_FILENAME}.break")
-    fd = _take_lock(breaker)
+    fd = _hold_breaker(breaker)
     if fd is None:
-        try:
-            if time.time() - breaker.stat().st_mtime <= BREAKER_STALE_S:
-                return None
-            breaker.unlink()  # left by a push killed while breaking
-        except FileNotFoundError:
-            pass
-        fd = _take_lock(breaker)
-        if fd is None:
-            return None
+        return None
     try:
+        if not lock.exists():
+            return None  # released, or broken by the push that held the breaker before us: take it normally
         reason = _stale_reason(lock)
         if reason is not None:
             lock.unlink(missing_ok=True)
         return reason
     finally:
         os.close(fd)
-        breaker.unlink(missing_ok=True)
+        if fcntl is None:
+            breaker.unlink(missing_ok=True)
+
+
+def _hold_breaker(breaker: Path) -> int | None:
+    if fcntl is not None:  # an flock on the registry folder itself: no file to leave behind
+        fd = os.open(breaker.parent, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return None
+        return fd
+    fd = _take_lock(breaker)
+    if fd is None:
+        try:
+            if time.time() - breaker.stat().st_mtime > BREAKER_STALE_S:
+                breaker.unlink()  # left by a push killed while breaking
+        except FileNotFoundError:
+            pass
+        fd = _take_lock(breaker)
+    return fd
 
 
 def _take_lock(lock: Path) -> int | None:

@@ -36,7 +36,7 @@ def build_loss(
         raise ConfigError(f"{field}={name!r} is a {spec_role} loss; choose one of the {role} losses: {choices}")
     options = dict(options or {})
     if default_options:
-        takes = _option_names(registry, spec)
+        takes = _option_names(spec)
         options = {k: v for k, v in options.items()
                    if k in takes or k not in default_options or v != default_options[k]}  # fmt: skip
     loss = registry.build_loss(name, options)
@@ -46,10 +46,13 @@ def build_loss(
     return loss
 
 
-def _option_names(registry: Any, spec: Any) -> set[str]:
+def _option_names(spec: Any) -> set[str]:
     """The option names loss ``spec``'s config takes (none for a loss without a config)."""
-    config = registry.make_config(spec, None)
-    return {f.name for f in dataclasses.fields(config)} if dataclasses.is_dataclass(config) else set()
+    try:
+        cls = spec.config_class()  # the class, not an instance: its fields may be required
+    except Exception:  # noqa: BLE001 - building the loss next reports the broken config in one line
+        return set()
+    return {f.name for f in dataclasses.fields(cls)} if cls is not None and dataclasses.is_dataclass(cls) else set()
 
 
 def check_player(model: GenerativeModel, player: str, *expected: str) -> None:

@@ -161,6 +161,7 @@ BAD_SAMPLE_FLAGS = {
 }
 
 
+@pytest.mark.skipif(not hasattr(__import__("os"), "mkfifo"), reason="needs os.mkfifo (POSIX)")
 @pytest.mark.parametrize("case", sorted(BAD_SAMPLE_FLAGS))
 def test_bad_sample_eval_and_export_flags_are_one_line(cli, run, tmp_path, case):
     import os
@@ -177,7 +178,13 @@ def test_runs_shows_hostile_run_folders_as_text(cli, run, tmp_path):
     hostile = tmp_path / "hostile"
     hostile.mkdir()
     (hostile / "config.json").write_text(json.dumps({**config, "model": "[/]vae\x1b[2J"}))
-    (hostile / "metrics.jsonl").write_text(deep(100_000) + "\n" + json.dumps({"step": "x", "g/loss": "[red]"}) + "\n")
+    (hostile / "metrics.jsonl").write_text(deep(100_000) + "\n" + json.dumps({"step": "x", "g/loss": "[red]"}) + "\n"
+                                           + json.dumps({"step": 3, "time": 1e300, "images_per_s": float("nan")}) + "\n")
+    (hostile / "eval.json").write_text(json.dumps({"results": [{"status": "ok", "value": 1.0}, {"metric": ["x"]}, 5]}))
+    odd_eval = tmp_path / "odd-eval"
+    odd_eval.mkdir()
+    (odd_eval / "config.json").write_text(json.dumps(config))
+    (odd_eval / "eval.json").write_text(json.dumps({"results": 5}))
     deep_config = tmp_path / "deep"
     deep_config.mkdir()
     (deep_config / "config.json").write_text(deep(100_000))

@@ -158,3 +158,18 @@ def test_no_usable_checkpoint_is_one_line(cli, run):
     for folder in (run / "checkpoints").iterdir():
         (folder / "model.safetensors").write_bytes(b"\x80\x04K\x01.")
     refused(runner.invoke(cli, [*TINY_RUN, "--steps", "6", "--out", str(run)]), contains="has no usable checkpoint")
+
+
+def test_a_damaged_step_folder_is_never_pruned_into_or_copied_as_the_final_model(cli, run):
+    """A looping link where step 4's model belongs: resume uses step 2, and pruning to one kept
+    checkpoint keeps the new good one, not the damaged folder."""
+    newest = run / "checkpoints" / "step-00000004" / "model.safetensors"
+    newest.unlink()
+    newest.symlink_to(newest)
+    result = runner.invoke(cli, [*TINY_RUN, "--steps", "3", "--set", "train.keep_last=1", "--out", str(run)])
+    survived(result, contains="skipping checkpoint step-00000004")
+    kept = sorted(p.name for p in (run / "checkpoints").iterdir())
+    assert "step-00000003" in kept and "step-00000002" not in kept
+    assert (run / "model.safetensors").is_file() and not (run / "model.safetensors").is_symlink()
+    again = runner.invoke(cli, [*TINY_RUN, "--steps", "3", "--out", str(run)])
+    survived(again)

@@ -268,6 +268,7 @@ def test_a_slow_server_is_cut_whatever_it_promises(cli, tmp_path, monkeypatch, h
     assert not [p for p in (tmp_path / "cache").rglob("*") if p.is_file()]
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="partial downloads are locked with fcntl.flock (POSIX)")
 def test_a_pull_removes_partial_downloads_of_pulls_that_died_and_keeps_live_ones(cli, registry, tmp_path, monkeypatch):
     cache = tmp_path / "cache"
     monkeypatch.setenv("GENZOO_CACHE_DIR", str(cache))
@@ -296,3 +297,30 @@ def test_a_pull_removes_partial_downloads_of_pulls_that_died_and_keeps_live_ones
         holder.wait()
     assert "pull that died" in stderr
     assert not abandoned.exists() and live.exists() and (name_folder / "v1").is_dir()
+
+
+def test_a_slow_answer_then_a_whole_small_file_is_not_cut_by_the_floor_rate(tmp_path, monkeypatch):
+    """The floor on the average rate counts from the first byte and never cuts a file that arrived whole."""
+    import genzoo.hub.locations as locations
+
+    body = b"x" * 1000
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(4)
+
+    def serve() -> None:
+        conn, _ = server.accept()
+        with conn:
+            conn.recv(65536)
+            time.sleep(1.2)  # slow to answer, inside the header deadline
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % len(body) + body)
+
+    threading.Thread(target=serve, daemon=True).start()
+    monkeypatch.setattr(locations, "HTTP_GRACE_S", 1.0)  # stands for 60 s
+    try:
+        location = locations.HttpLocation(f"http://127.0.0.1:{server.getsockname()[1]}/")
+        import hashlib
+
+        assert location.copy_to("card.md", tmp_path / "f", len(body)) == hashlib.sha256(body).hexdigest()
+    finally:
+        server.close()
