@@ -208,3 +208,11 @@ def test_the_published_checkpoints_load_with_a_shadowing_plugin_installed(instal
         if losses.get("reconstruction") == "l1":  # the shadow's "l1" is a Gaussian: it must not be the one built
             assert type(model.reconstruction).__name__ == "L1", path
 
+
+
+def test_a_loss_whose_config_has_a_required_field_builds_when_it_is_given(installed):
+    registry = installed(registry_of(SHADOW2))
+    config = {"latent_dim": 2, "net": TINY_NET,
+              "loss": {"reconstruction": "scaled-l1", "reconstruction_options": {"scale": 0.5}}}
+    model = registry.build_model("vae", config, (1, 28, 28))
+    assert type(model.reconstruction).__name__ == "ScaledL1" and model.reconstruction.config.scale == 0.5
