@@ -205,6 +205,7 @@ class _OpenSockets:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._sockets: list[socket.socket] = []
+        self.cut = False  # whether shut_down ran (the request was cut by its watchdog)
 
     def add(self, sock: socket.socket) -> None:
         with self._lock:
@@ -216,6 +217,7 @@ class _OpenSockets:
 
     def shut_down(self) -> None:
         with self._lock:
+            self.cut = True
             for sock in self._sockets:
                 try:
                     sock.shutdown(socket.SHUT_RDWR)
@@ -291,28 +293,23 @@ class HttpLocation(Location):
         # The per-read timeout does not bound a server that drips its headers a byte at a time:
         # a watchdog shuts the connection down if the response has not started by the deadline.
         # Each request has its own opener and socket list, so one request's watchdog never cuts another's.
-        sockets, fired = _OpenSockets(), threading.Event()
+        sockets = _OpenSockets()
         opener = urllib.request.build_opener(_SameOriginRedirects, _WatchedHTTPHandler(sockets),
                                              _WatchedHTTPSHandler(sockets))
-
-        def cut() -> None:
-            fired.set()
-            sockets.shut_down()
-
-        watchdog = threading.Timer(HTTP_DEADLINE_S, cut)
+        watchdog = threading.Timer(HTTP_DEADLINE_S, sockets.shut_down)
         watchdog.daemon = True
         watchdog.start()
         late = RegistryError(f"{url} did not answer in time (the server is too slow); nothing was saved")
         try:
             response = opener.open(request, timeout=HTTP_TIMEOUT_S)
         except (http.client.HTTPException, OSError) as exc:
-            if fired.is_set() and not isinstance(exc, urllib.error.HTTPError):
+            if sockets.cut and not isinstance(exc, urllib.error.HTTPError):
                 raise late from None
             return self._refuse(url, relative, exc)
         finally:
             watchdog.cancel()
             sockets.forget()
-        if fired.is_set():  # shut down mid-headers, http.client may still parse a response
+        if sockets.cut:  # shut down mid-headers, http.client may still parse a response
             response.close()
             raise late
         return response

@@ -349,7 +349,7 @@ def _publish(location: FolderLocation, root: Path, source: Path, name: str, tag:
                 (root / name).rmdir()
             except OSError:
                 pass
-            if isinstance(exc, OSError) or (isinstance(exc, OutputError) and not isinstance(exc, CheckpointError)):
+            if isinstance(exc, (OSError, OutputError)):  # a full or read-only registry: name what was not published
                 reason = describe_write_failure(exc) if isinstance(exc, OSError) else str(exc)
                 raise OutputError(f"could not publish {name}@{version} into {root}: {reason}; nothing was published") from None
             raise

@@ -129,12 +129,16 @@ def test_an_unavailable_loss_plugin_is_named_with_the_right_reason(installed, tm
         load_model(path, registry=installed(make_registry()))
 
 
-def test_a_disabled_model_plugin_is_not_reported_as_missing(installed, tmp_path):
-    registry = installed(registry_of(SHADOW))
+def save_shadow_vae(registry: Registry, folder: Path) -> Path:
+    """A checkpoint of the shadowing plugin's ``vae`` (a tiny GAN), built through ``shadow:vae``."""
     model = registry.build_model("shadow:vae", None, (1, 8, 8))
     meta = model_metadata(model, registry.resolve("model", "shadow:vae"), dataset="x", dataset_config={},
                           data_shape=(1, 8, 8), normalisation={}, step=0)
-    path = save_model(tmp_path / "model.safetensors", model, meta)
+    return save_model(folder / "model.safetensors", model, meta)
+
+
+def test_a_disabled_model_plugin_is_not_reported_as_missing(installed, tmp_path):
+    path = save_shadow_vae(installed(registry_of(SHADOW)), tmp_path)
     with pytest.raises(PluginMissingError, match="model 'vae' from plugin 'shadow', which is installed but disabled"):
         load_model(path, registry=installed(registry_of(SHADOW, disabled=["genzoo-shadow"])))
     # without the shadowing plugin its checkpoint never falls back to genzoo's own vae
@@ -186,11 +190,7 @@ def test_a_loss_without_a_config_can_replace_one_with_default_options(installed)
 
 
 def test_a_malformed_factory_path_is_named_not_reported_as_not_installed(installed, tmp_path):
-    registry = installed(registry_of(SHADOW))
-    model = registry.build_model("shadow:vae", None, (1, 8, 8))
-    meta = model_metadata(model, registry.resolve("model", "shadow:vae"), dataset="x", dataset_config={},
-                          data_shape=(1, 8, 8), normalisation={}, step=0)
-    path = save_model(tmp_path / "model.safetensors", model, meta)
+    path = save_shadow_vae(installed(registry_of(SHADOW)), tmp_path)
     broken = FakeEntryPoint("shadow", "tests.fakes.bad_factory_plugin", dist="genzoo-shadow", version="0.3")
     with pytest.raises(PluginMissingError, match=r"installed \(genzoo-shadow 0.3\) but failed to load: PluginError: "
                                                  r".*factory 'tests.fakes.tiny.TinyGAN' is not of the form"):

@@ -92,20 +92,33 @@ def test_blown_up_weights_are_never_saved_as_the_last_good_checkpoint(cli, tmp_p
     assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["step-00000002"]
 
 
-def test_lr_may_change_on_resume_and_is_noted_in_the_history(tiny_registry, tmp_path):
+def _retuned_on_resume(tmp_path, where: str, old: float, new: float):
+    """Train a tiny run to step 2 with lr ``old`` set in ``where`` (model_config or train), resume it
+    to step 3 with ``new``; returns the resumed trainer, its folder and config_history.jsonl's records."""
     from genzoo.runconfig import RunConfig, TrainConfig
     from genzoo.trainer import Trainer, train
 
     def config(steps, lr):
-        return RunConfig(model="tiny-gan", dataset="tiny-blobs", model_config={"hidden": 8, "lr": lr},
-                         train=TrainConfig(steps=steps, batch_size=8, checkpoint_every=2, log_every=1, grid_size=4))
+        model_config = {"hidden": 8, **({"lr": lr} if where == "model_config" else {})}
+        train_lr = {"lr": lr} if where == "train" else {}
+        return RunConfig(model="tiny-gan", dataset="tiny-blobs", model_config=model_config,
+                         train=TrainConfig(steps=steps, batch_size=8, checkpoint_every=2, log_every=1, grid_size=4,
+                                           **train_lr))
 
     out = tmp_path / "run"
-    train(config(2, 1e-3), out)
-    trainer = Trainer(config(3, 1e-4), out, progress=False)
+    train(config(2, old), out)
+    trainer = Trainer(config(3, new), out, progress=False)
     trainer.fit()
-    assert all(g["lr"] == 1e-4 for opt in trainer.optimizers.values() for g in opt.param_groups)
     history = [json.loads(line) for line in (out / "config_history.jsonl").read_text().splitlines()]
+    return trainer, out, history
+
+
+def test_lr_may_change_on_resume_and_is_noted_in_the_history(tiny_registry, tmp_path):
+    from genzoo.runconfig import RunConfig, TrainConfig
+    from genzoo.trainer import train
+
+    trainer, out, history = _retuned_on_resume(tmp_path, "model_config", 1e-3, 1e-4)
+    assert all(g["lr"] == 1e-4 for opt in trainer.optimizers.values() for g in opt.param_groups)
     assert history[0]["step"] == 2 and history[0]["changed"] == {"model_config.lr": [1e-3, 1e-4]}
     from genzoo.errors import ConfigError
 
@@ -116,20 +129,8 @@ def test_lr_may_change_on_resume_and_is_noted_in_the_history(tiny_registry, tmp_
 
 
 def test_train_lr_may_change_on_resume_too(tiny_registry, tmp_path):
-    from genzoo.runconfig import RunConfig, TrainConfig
-    from genzoo.trainer import Trainer, train
-
-    def config(steps, lr):
-        return RunConfig(model="tiny-gan", dataset="tiny-blobs", model_config={"hidden": 8},
-                         train=TrainConfig(steps=steps, batch_size=8, checkpoint_every=2, log_every=1, grid_size=4,
-                                           lr=lr))
-
-    out = tmp_path / "run"
-    train(config(2, 1e-3), out)
-    trainer = Trainer(config(3, 5e-4), out, progress=False)
-    trainer.fit()
+    trainer, _, history = _retuned_on_resume(tmp_path, "train", 1e-3, 5e-4)
     assert all(g["lr"] == 5e-4 for opt in trainer.optimizers.values() for g in opt.param_groups)
-    history = [json.loads(line) for line in (out / "config_history.jsonl").read_text().splitlines()]
     assert history[0]["step"] == 2 and history[0]["changed"] == {"train.lr": [1e-3, 5e-4]}
 
 
