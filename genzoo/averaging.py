@@ -58,9 +58,11 @@ class WeightAverage:
 
     @torch.no_grad()
     def load(self, tensors: dict[str, Tensor]) -> None:
-        """Replace the average by saved tensors (names and shapes as the model's)."""
+        """Replace the average by saved tensors (names and shapes as the model's; a name the file lacks,
+        which only the model's ``optional_state`` may, keeps its value)."""
         for name, t in self.tensors.items():
-            t.copy_(tensors[name])
+            if name in tensors:
+                t.copy_(tensors[name])
 
     @contextmanager
     def applied(self) -> Iterator[None]:

@@ -167,3 +167,13 @@ def _seed_worker(worker_id: int) -> None:
     seed = torch.initial_seed() % 2**32
     np.random.seed(seed)
     random.seed(seed)
+
+
+def leading_batches(dataset: object, count: int, batch_size: int, device: torch.device | str) -> Iterator[Tensor]:
+    """The first ``count`` images of ``dataset`` in order, ``batch_size`` at a time, on ``device``
+    (what a model's ``fit_prior`` sees: the same images on every rank and every call)."""
+    gather = getattr(dataset, "__getitems__", None)
+    for start in range(0, count, batch_size):
+        indices = list(range(start, min(start + batch_size, count)))
+        images = gather(indices) if gather else torch.stack([dataset[i] for i in indices])  # type: ignore[index]
+        yield images.to(device)

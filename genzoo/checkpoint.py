@@ -173,23 +173,34 @@ def save_model(path: str | Path, model: Any, meta: dict[str, Any]) -> Path:
 
 def load_weights(model: Any, state: dict[str, Any], context: str) -> None:
     """Load a state dict exactly; a missing, extra, mis-shaped or mis-typed tensor is one CheckpointError line."""
-    check_state(model.state_dict(), {k: (str(v.dtype), v.is_floating_point(), list(v.shape)) for k, v in state.items()}, context)
+    # State a model added after older checkpoints were written (its optional_state prefixes) may be
+    # absent from a file; it keeps its initial value (e.g. an unfitted sampling prior: N(0, I)).
+    optional = tuple(getattr(model, "optional_state", ()) or ())
+    may_lack = lambda key: key.startswith(optional) and key not in state  # noqa: E731
+    found = {k: (str(v.dtype), v.is_floating_point(), list(v.shape)) for k, v in state.items()}
+    check_state(model.state_dict(), found, context, optional)
     try:
         result = model.load_state_dict(state, strict=False)
     except RuntimeError as exc:
         detail = next((line.strip() for line in str(exc).splitlines() if "size mismatch" in line), str(exc).splitlines()[0])
         raise CheckpointError(f"{context}: {detail}") from None
-    if result.missing_keys or result.unexpected_keys:
-        raise CheckpointError(f"{context}: missing {result.missing_keys[:3]}, unexpected {result.unexpected_keys[:3]}")
+    missing = [k for k in result.missing_keys if not may_lack(k)]
+    if missing or result.unexpected_keys:
+        raise CheckpointError(f"{context}: missing {missing[:3]}, unexpected {result.unexpected_keys[:3]}")
 
 
-def check_state(expected: dict[str, Any], found: dict[str, tuple[str, bool, list[int]]], context: str) -> None:
-    """The file's tensors (``name -> (dtype, is_float, shape)``) are exactly the model's, float where it is."""
-    missing = [k for k in expected if k not in found]
+def check_state(
+    expected: dict[str, Any], found: dict[str, tuple[str, bool, list[int]]], context: str, optional: tuple[str, ...] = ()
+) -> None:
+    """The file's tensors (``name -> (dtype, is_float, shape)``) are exactly the model's, float where it is;
+    names starting with an ``optional`` prefix may be absent (state newer than the file)."""
+    missing = [k for k in expected if k not in found and not (optional and k.startswith(optional))]
     unexpected = [printable(k, 60) for k in found if k not in expected]
     if missing or unexpected:
         raise CheckpointError(f"{context}: missing {missing[:3]}, unexpected {unexpected[:3]}")
     for key, tensor in expected.items():
+        if key not in found:  # an optional tensor the file lacks
+            continue
         dtype, is_float, shape = found[key]
         if list(tensor.shape) != list(shape):
             raise CheckpointError(
@@ -219,7 +230,8 @@ def _build_checked(registry: Any, entry: Any, meta: dict[str, Any], header: dict
 
     skeleton = meta_model(build)
     if skeleton is not None:
-        check_state(skeleton.state_dict(), {k: (v["dtype"], v["dtype"] in FLOAT_DTYPES, v["shape"]) for k, v in header.items()}, context)
+        check_state(skeleton.state_dict(), {k: (v["dtype"], v["dtype"] in FLOAT_DTYPES, v["shape"]) for k, v in header.items()},
+                    context, tuple(getattr(skeleton, "optional_state", ()) or ()))
     return build()
 
 

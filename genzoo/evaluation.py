@@ -286,6 +286,34 @@ def load_eval_data(
     return real, ref, eval_split
 
 
+def fit_checkpoint_prior(model: Any, meta: dict[str, Any], data_dir: Any = None, *, source: str = "", registry: Any = None) -> int:
+    """Fit a loaded model's sampling prior (``fit_prior``) to the first ``prior_fit_images`` images of
+    the training split of the data set its checkpoint names; returns how many it used."""
+    import torch
+
+    from genzoo.batches import leading_batches
+
+    if registry is None:
+        from genzoo.registry import get_registry
+
+        registry = get_registry()
+    wanted = int(model.prior_fit_images)
+    if wanted <= 0:
+        raise ConfigError(f"model {meta.get('model')} has no prior to fit (no encoder, or its sampling prior is N(0, I)); nothing written")
+    name = meta.get("dataset")
+    if not name:
+        raise ConfigError(f"{source} does not name its data set, so its training images are unknown")
+    with registry.pinned(meta.get("components"), needed_by=source):
+        spec = registry.get("dataset", name)
+        dataset = registry.build_dataset(name, meta.get("dataset_config") or None, spec.splits[0], data_dir)
+    count = min(wanted, len(dataset))
+    device = next(model.parameters()).device
+    model.eval()
+    with torch.no_grad():
+        model.fit_prior(leading_batches(dataset, count, 256, device))
+    return count
+
+
 def evaluate_checkpoint(
     checkpoint: Any,
     metrics: Sequence[str] | None = None,

@@ -16,7 +16,8 @@ A GAN with a critic stepped five times per generator step declares
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -57,6 +58,9 @@ class GenerativeModel(nn.Module):
     """
 
     capabilities: ClassVar[frozenset[str]] = frozenset()
+    #: state-dict prefixes that checkpoints written before that state existed may lack; on loading
+    #: such a file the state keeps its initial value (see genzoo.checkpoint.load_weights)
+    optional_state: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: Any, data_shape: Sequence[int]) -> None:
         super().__init__()
@@ -107,6 +111,30 @@ class GenerativeModel(nn.Module):
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         return self.generate(self.sample_noise(n, generator))
+
+    # --- a prior fitted after training (optional) -------------------------------------------
+    @property
+    def prior_fit_images(self) -> int:
+        """How many training images :meth:`fit_prior` wants at each checkpoint (0: it fits nothing)."""
+        return 0
+
+    def fit_prior(self, batches: Iterable[Tensor]) -> None:
+        """Fit the distribution ``generate`` draws codes from to the training images in ``batches``.
+
+        The trainer calls it before every checkpoint (and sample grid) with the weights it publishes
+        in place, in eval mode, under ``torch.no_grad``; whatever state the fit changes is kept in the
+        live weights and the weight average alike. Draw any noise from a seeded generator, never the
+        global RNG, so resumed runs stay exact. Default: nothing (the prior is fixed).
+        """
+
+    def prior_log_prob(self, z: Tensor) -> Tensor:
+        """log p(z) per code, shape ``(B,)``, of the prior samples are drawn from: N(0, I) by default."""
+        return (-0.5 * (math.log(2 * math.pi) + z.flatten(1) ** 2)).sum(1)
+
+    @property
+    def prior_is_standard_normal(self) -> bool:
+        """Whether :meth:`prior_log_prob` is N(0, I), so KL(q(z|x) || p(z)) has its closed form."""
+        return True
 
     # --- inference (models with an encoder) -------------------------------------------------
     @property

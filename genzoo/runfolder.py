@@ -60,7 +60,9 @@ def clean_leftovers(run_dir: Path) -> list[str]:
     return removed
 
 
-def load_checkpoint(folder: Path, expected: dict[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+def load_checkpoint(
+    folder: Path, expected: dict[str, Any] | None = None, optional: tuple[str, ...] = ()
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """Verify a checkpoint folder (against the model's ``expected`` state dict, if given) and read it:
     ``(model weights, training state)``; else CheckpointError."""
     from safetensors import SafetensorError
@@ -78,25 +80,25 @@ def load_checkpoint(folder: Path, expected: dict[str, Any] | None = None) -> tup
     check_finite(weights, str(folder / MODEL_FILENAME))
     if expected is not None:
         found = {k: (str(v.dtype), v.is_floating_point(), list(v.shape)) for k, v in weights.items()}
-        check_state(expected, found, f"{MODEL_FILENAME} does not fit the model as configured now")
+        check_state(expected, found, f"{MODEL_FILENAME} does not fit the model as configured now", optional)
     if state["live"]:  # the live weights of a run that publishes their average (genzoo.averaging)
         check_finite(state["live"], str(folder / STATE_FILENAME))
         found = {k: (str(v.dtype), v.is_floating_point(), list(v.shape)) for k, v in state["live"].items()}
         check_state(expected if expected is not None else weights, found,
-                    f"{STATE_FILENAME}: its live weights do not fit the model as configured now")
+                    f"{STATE_FILENAME}: its live weights do not fit the model as configured now", optional)
     if int(read_metadata(folder / MODEL_FILENAME)["step"]) != state["step"]:
         raise CheckpointError(f"{folder}: the model and training state are from different steps")
     return weights, state
 
 
 def load_newest_valid(
-    run_dir: Path, folders: list[Path], expected: dict[str, Any] | None = None
+    run_dir: Path, folders: list[Path], expected: dict[str, Any] | None = None, optional: tuple[str, ...] = ()
 ) -> tuple[Path, dict[str, Any], dict[str, Any]]:
     """The newest checkpoint of ``folders`` (oldest first) that verifies; each skipped one is one line."""
     reasons = []
     for folder in reversed(folders):
         try:
-            weights, state = load_checkpoint(folder, expected)
+            weights, state = load_checkpoint(folder, expected, optional)
         except CheckpointError as exc:
             reason = str(exc).replace(str(folder) + "/", "").replace(str(folder), "the folder")
             reasons.append(f"{folder.name}: {reason}")

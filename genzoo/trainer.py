@@ -31,7 +31,7 @@ import torch
 from torch import nn
 
 from genzoo.averaging import WeightAverage
-from genzoo.batches import BatchStream
+from genzoo.batches import BatchStream, leading_batches
 from genzoo.checkpoint import (
     MODEL_FILENAME,
     atomic_write,
@@ -288,7 +288,9 @@ class Trainer:
         """Continue from the newest of ``folders`` (oldest first) that verifies."""
         retuned = self._check_resume_compatible()
         folders = [folders] if isinstance(folders, Path) else folders
-        checkpoint, weights, state = load_newest_valid(self.run_dir, folders, self.model.state_dict())
+        checkpoint, weights, state = load_newest_valid(
+            self.run_dir, folders, self.model.state_dict(), tuple(self.model.optional_state)
+        )
         if self.dist.is_main:
             notice(f"resuming {self.run_dir} from {checkpoint.name}")
         context = f"{checkpoint} does not fit model '{self.config.model}' as configured now"
@@ -392,6 +394,31 @@ class Trainer:
         for old in checkpoint_dirs(self.run_dir)[: -self.config.train.keep_last]:
             shutil.rmtree(old, ignore_errors=True)
         return final
+
+    def refit_prior(self) -> None:
+        """Let the model fit its sampling prior (``GenerativeModel.fit_prior``) to the first
+        ``prior_fit_images`` training images, on the weights it publishes; the fitted state goes into
+        the live weights and the average alike, so the average keeps it exactly (a lerp between equal
+        values) and a resumed run refits from the same state."""
+        count = min(int(self.model.prior_fit_images), len(self.dataset))
+        if count <= 0:
+            return
+        batches = leading_batches(self.dataset, count, self.config.train.batch_size, self.device)
+        was_training = self.model.training
+        with torch.no_grad(), self.averaged():
+            before = {name: t.clone() for name, t in self.model.state_dict().items()}
+            self.model.eval()
+            try:
+                self.model.fit_prior(batches)
+            finally:
+                self.model.train(was_training)
+            fitted = {name: t.clone() for name, t in self.model.state_dict().items() if not torch.equal(t, before[name])}
+        live = self.model.state_dict()
+        with torch.no_grad():
+            for name, value in fitted.items():
+                live[name].copy_(value)
+                if self.average is not None:
+                    self.average.tensors[name].copy_(value)
 
     def averaged(self) -> AbstractContextManager[None]:
         """A block in which the model holds the weights it publishes (the average, when kept)."""
@@ -523,12 +550,14 @@ class Trainer:
                     checkpoint_now = bool(train.checkpoint_every and self.step % train.checkpoint_every == 0) or last or stop
                     if (sample_now or checkpoint_now) and not log_now:
                         self._check_finite()
-                    if sample_now and main:
-                        self.save_samples()
                     if checkpoint_now:
                         average_buffers(self.model, self.dist)
                         if self.average is not None:  # the published statistics too, not rank 0's alone
                             average_tensors(self.average.float_buffers, self.dist)
+                        self.refit_prior()  # every rank, from the same images and weights
+                    if sample_now and main:
+                        self.save_samples()
+                    if checkpoint_now:
                         if main:
                             self.save_checkpoint()
                         barrier(self.dist)  # no rank runs ahead of (or exits before) the saved state

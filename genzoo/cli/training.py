@@ -188,6 +188,29 @@ def register(app: typer.Typer) -> None:
             console.stdout.print(f"  samples: {summary['samples']}")
             console.stdout.print(f"  curves:  {summary['loss_curves']}")
 
+    @app.command("fit-prior")
+    def fit_prior(
+        checkpoint: str = typer.Argument(..., help="Checkpoint file, run folder or registry name."),
+        out: Path = typer.Option(..., "--out", "-o", help="Write the checkpoint with its fitted prior here."),
+        data_dir: Path = typer.Option(None, "--data-dir", help="Where the checkpoint's data set lives (if not embedded)."),
+        device: str = typer.Option("auto", "--device", help="auto (default), cpu, cuda, cuda:N or mps."),
+    ) -> None:
+        """Fit a checkpoint's sampling prior to its training split and write a new checkpoint (for one
+        written before the prior existed; a run fits it at every checkpoint by itself)."""
+        from genzoo.checkpoint import load_model, save_model
+        from genzoo.config import to_dict
+        from genzoo.evaluation import fit_checkpoint_prior
+        from genzoo.trainer import resolve_device
+
+        path = resolve_checkpoint_path(checkpoint)
+        if out.exists() and out.resolve() == path.resolve():
+            raise ConfigError(f"--out {out} is the checkpoint itself; write the fitted one to a new file")
+        model, meta = load_model(path, device=str(resolve_device(device)))
+        images = fit_checkpoint_prior(model, meta, data_dir, source=str(path))
+        save_model(out, model, {**meta, "config": to_dict(model.config)})
+        console.stdout.print(f"fitted the sampling prior of {meta['model']} (step {meta['step']}) to {images} "
+                             f"training images of {meta.get('dataset')} -> {out}")
+
     @app.command("sample")
     def sample(
         checkpoint: str = typer.Argument(..., help="Checkpoint file, run folder or registry name."),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import torch
@@ -12,6 +12,7 @@ from torch import Tensor
 from genzoo.errors import ConfigError, GenzooError, PluginError
 from genzoo.model import GenerativeModel
 from genzoo.specs import missing_loss_methods
+from genzoo_models.sampling_prior import MixturePrior, encoded_codes
 from genzoo_models.nets import GaussianEncoder, NetPlan, build_encoder, build_generator, plan
 
 
@@ -71,12 +72,18 @@ class LatentModel(GenerativeModel):
     sets another one).
     """
 
+    # checkpoints from before the fitted sampling prior load with N(0, I) sampling
+    optional_state = ("sampling_prior.",)
+
     def __init__(self, config: Any, data_shape: Sequence[int]) -> None:
         super().__init__(config, data_shape)
         if config.latent_dim < 1:
             raise ConfigError(f"latent_dim must be >= 1, got {config.latent_dim}")
         self.plan: NetPlan = plan(self.data_shape, config.net.architecture)
         self.observation: Any = None
+        prior = getattr(config, "sampling_prior", None)
+        if prior is not None and prior.kind == "mixture":
+            self.sampling_prior = MixturePrior(config.latent_dim, prior)
 
     # --- construction helpers --------------------------------------------------------------
     def _loss(self, role: str) -> Any:
@@ -115,7 +122,26 @@ class LatentModel(GenerativeModel):
         return torch.randn((n, self.config.latent_dim), device=like.device, dtype=like.dtype)
 
     def generate(self, noise: Tensor) -> Tensor:
-        return self.generator(noise)
+        """G(z), z the sampling prior's code for the noise (N(0, I) itself until a mixture is fitted)."""
+        prior = getattr(self, "sampling_prior", None)
+        return self.generator(noise if prior is None else prior.transform(noise))
+
+    # --- the fitted sampling prior (genzoo_models.sampling_prior) -------------------------------
+    @property
+    def prior_fit_images(self) -> int:
+        return self.sampling_prior.config.images if hasattr(self, "sampling_prior") else 0
+
+    def fit_prior(self, batches: Iterable[Tensor]) -> None:
+        if hasattr(self, "sampling_prior"):
+            self.sampling_prior.fit(encoded_codes(self.encode, batches))
+
+    def prior_log_prob(self, z: Tensor) -> Tensor:
+        prior = getattr(self, "sampling_prior", None)
+        return super().prior_log_prob(z) if prior is None else prior.log_prob(z)
+
+    @property
+    def prior_is_standard_normal(self) -> bool:
+        return not (hasattr(self, "sampling_prior") and self.sampling_prior.is_fitted)
 
     def decode(self, z: Tensor) -> Tensor:
         return self.generator(z)

@@ -64,6 +64,32 @@ class BatchNormDiscriminatorNet(NetConfig):
 
 
 # --- VAE ---------------------------------------------------------------------------------------
+PRIOR_KINDS = ("mixture", "normal")
+
+
+@dataclass
+class SamplingPriorConfig:
+    kind: str = doc(
+        "what generate() draws codes from: 'mixture' (a Gaussian mixture fitted to the encoded training codes at "
+        "every checkpoint, ex-post density estimation) or 'normal' (N(0, I), the training prior: the papers)",
+        "mixture",
+    )
+    components: int = doc("mixture components (20: MODELS.md)", 20)
+    images: int = doc("training images encoded for each fit (the first N of the training split)", 10000)
+    iterations: int = doc("EM iterations of each fit", 100)
+    ridge: float = doc("added to every covariance's diagonal (keeps it invertible)", 1e-4)
+
+    def __post_init__(self) -> None:
+        if self.kind not in PRIOR_KINDS:
+            raise ValueError(f"sampling_prior.kind must be one of {', '.join(PRIOR_KINDS)}, not {self.kind!r}")
+        for name in ("components", "images", "iterations"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"sampling_prior.{name} must be an integer >= 1, not {value!r}")
+        if not self.ridge > 0:  # also refuses NaN
+            raise ValueError(f"sampling_prior.ridge must be > 0, not {self.ridge}")
+
+
 @dataclass
 class VAELosses:
     reconstruction: str = doc("decoder likelihood p(x|z): bernoulli or gaussian (a reconstruction loss)", "bernoulli")
@@ -80,6 +106,9 @@ class VAEConfig:
     beta: float = doc("weight of the KL term (1 = the ELBO)", 1.0)
     lr: float = doc("Adam learning rate", 1e-3)
     betas: Betas = doc("Adam betas", (0.9, 0.999))
+    sampling_prior: SamplingPriorConfig = doc(
+        "the distribution samples draw codes from (ex-post density estimation; MODELS.md)", default_factory=SamplingPriorConfig
+    )
     net: NetConfig = doc("network sizes", default_factory=NetConfig)
     loss: VAELosses = doc("loss plugins", default_factory=VAELosses)
 
@@ -144,6 +173,9 @@ class GVAEConfig:
         False,
     )
     code_hidden: int = doc("hidden units of each code critic layer", 256)
+    sampling_prior: SamplingPriorConfig = doc(
+        "the distribution samples draw codes from (ex-post density estimation; MODELS.md)", default_factory=SamplingPriorConfig
+    )
     net: NetConfig = doc("network sizes", default_factory=NetConfig)
     loss: GVAELosses = doc("loss plugins", default_factory=GVAELosses)
 
@@ -175,6 +207,9 @@ class AlphaGANConfig:
     posterior_std: float = doc(
         "the encoder is deterministic; likelihood metrics use q(z|x) = N(E(x), posterior_std^2 I)", 0.1
     )
+    sampling_prior: SamplingPriorConfig = doc(
+        "the distribution samples draw codes from (ex-post density estimation; MODELS.md)", default_factory=SamplingPriorConfig
+    )
     net: BatchNormDiscriminatorNet = doc("network sizes", default_factory=BatchNormDiscriminatorNet)
     loss: AlphaGANLosses = doc("loss plugins", default_factory=AlphaGANLosses)
 
@@ -204,6 +239,9 @@ class VAEGANConfig:
     lr: float = doc("Adam learning rate of every player (Kwon's 1e-4)", 1e-4)
     betas: Betas = doc("Adam betas of every player", (0.5, 0.999))
     discriminator_steps: int = doc("discriminator steps per iteration", 1)
+    sampling_prior: SamplingPriorConfig = doc(
+        "the distribution samples draw codes from (ex-post density estimation; MODELS.md)", default_factory=SamplingPriorConfig
+    )
     net: BatchNormDiscriminatorNet = doc("network sizes", default_factory=BatchNormDiscriminatorNet)
     loss: VAEGANLosses = doc("loss plugins", default_factory=VAEGANLosses)
 
@@ -239,6 +277,9 @@ class AVBConfig:
     discriminator_steps: int = doc("T steps per encoder+decoder step", 1)
     encode_samples: int = doc(
         "K: encoder samples whose moments give the Gaussian q(z|x) of encode() (likelihood metrics)", 64
+    )
+    sampling_prior: SamplingPriorConfig = doc(
+        "the distribution samples draw codes from (ex-post density estimation; MODELS.md)", default_factory=SamplingPriorConfig
     )
     net: NetConfig = doc("network sizes", default_factory=NetConfig)
     loss: AVBLosses = doc("loss plugins", default_factory=AVBLosses)

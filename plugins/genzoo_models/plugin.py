@@ -21,6 +21,11 @@ VAEGAN_STEPS = 2000
 AVB_STEPS = 2000
 
 
+#: every paper samples its VAE-family model from N(0, I), the training prior; the defaults fit a mixture
+#: to the encoded codes instead (genzoo_models.sampling_prior, MODELS.md)
+PAPER_PRIOR = {"sampling_prior.kind": "normal"}
+
+
 @hookimpl
 def genzoo_models() -> list[ModelSpec]:
     return [
@@ -33,7 +38,7 @@ def genzoo_models() -> list[ModelSpec]:
             default_steps=GVAE_STEPS,
             presets={
                 # Sagar: Adam lr 1e-4 (betas and critic steps are not given)
-                "paper": {"lr": 1e-4},
+                "paper": {"lr": 1e-4, **PAPER_PRIOR},
                 "ablation-code-critic": {"code_critic": True},
                 "ablation-critic5": {"critic_steps": 5},
                 "ablation-mean-l1": {"loss.reconstruction_options.reduction": "mean", "rec_weight": 10.0},
@@ -47,7 +52,7 @@ def genzoo_models() -> list[ModelSpec]:
             tags=("vae", "encoder", "likelihood", "3d"),
             default_steps=VAE_STEPS,
             # Kingma & Welling 2014, sec. 5: MNIST with N_z = 20 (we keep Adam for their Adagrad)
-            presets={"paper": {"latent_dim": 20, "lr": 1e-3}},
+            presets={"paper": {"latent_dim": 20, "lr": 1e-3, **PAPER_PRIOR}},
         ),
         ModelSpec(
             name="wgan-gp",
@@ -68,7 +73,7 @@ def genzoo_models() -> list[ModelSpec]:
             tags=("gan", "encoder", "3d"),
             default_steps=ALPHAGAN_STEPS,
             # Kwon et al.'s alpha-GAN baseline: Adam 2e-4 with default betas, lambda = 10 on a mean L1
-            presets={"paper": {"lr": 2e-4, "betas": [0.9, 0.999], "rec_weight": 10.0}},
+            presets={"paper": {"lr": 2e-4, "betas": [0.9, 0.999], "rec_weight": 10.0, **PAPER_PRIOR}},
         ),
         ModelSpec(
             name="vae-gan",
@@ -78,7 +83,7 @@ def genzoo_models() -> list[ModelSpec]:
             tags=("vae", "gan", "encoder", "3d"),
             default_steps=VAEGAN_STEPS,
             # Kwon et al.'s VAE-GAN baseline: Adam 1e-4 with default betas
-            presets={"paper": {"lr": 1e-4, "betas": [0.9, 0.999]}},
+            presets={"paper": {"lr": 1e-4, "betas": [0.9, 0.999], **PAPER_PRIOR}},
         ),
         ModelSpec(
             name="avb",
@@ -88,6 +93,6 @@ def genzoo_models() -> list[ModelSpec]:
             tags=("vae", "gan", "encoder", "likelihood", "3d"),
             default_steps=AVB_STEPS,
             # Mescheder et al.'s code (experiments/avb_mnist_8): Adam 1e-4, T at twice that
-            presets={"paper": {"lr": 1e-4, "discriminator_lr": 2e-4}},
+            presets={"paper": {"lr": 1e-4, "discriminator_lr": 2e-4, **PAPER_PRIOR}},
         ),
     ]
