@@ -171,11 +171,16 @@ def save_model(path: str | Path, model: Any, meta: dict[str, Any]) -> Path:
     return atomic_write(path, lambda tmp: write_safetensors(tmp, tensors, metadata))
 
 
+def optional_prefixes(model: Any) -> tuple[str, ...]:
+    """The model's ``optional_state``: state-dict prefixes an older checkpoint may lack."""
+    return tuple(getattr(model, "optional_state", ()) or ())
+
+
 def load_weights(model: Any, state: dict[str, Any], context: str) -> None:
     """Load a state dict exactly; a missing, extra, mis-shaped or mis-typed tensor is one CheckpointError line."""
     # State a model added after older checkpoints were written (its optional_state prefixes) may be
     # absent from a file; it keeps its initial value (e.g. an unfitted sampling prior: N(0, I)).
-    optional = tuple(getattr(model, "optional_state", ()) or ())
+    optional = optional_prefixes(model)
     may_lack = lambda key: key.startswith(optional) and key not in state  # noqa: E731
     found = {k: (str(v.dtype), v.is_floating_point(), list(v.shape)) for k, v in state.items()}
     check_state(model.state_dict(), found, context, optional)
@@ -194,7 +199,7 @@ def check_state(
 ) -> None:
     """The file's tensors (``name -> (dtype, is_float, shape)``) are exactly the model's, float where it is;
     names starting with an ``optional`` prefix may be absent (state newer than the file)."""
-    missing = [k for k in expected if k not in found and not (optional and k.startswith(optional))]
+    missing = [k for k in expected if k not in found and not k.startswith(optional)]
     unexpected = [printable(k, 60) for k in found if k not in expected]
     if missing or unexpected:
         raise CheckpointError(f"{context}: missing {missing[:3]}, unexpected {unexpected[:3]}")
@@ -231,7 +236,7 @@ def _build_checked(registry: Any, entry: Any, meta: dict[str, Any], header: dict
     skeleton = meta_model(build)
     if skeleton is not None:
         check_state(skeleton.state_dict(), {k: (v["dtype"], v["dtype"] in FLOAT_DTYPES, v["shape"]) for k, v in header.items()},
-                    context, tuple(getattr(skeleton, "optional_state", ()) or ()))
+                    context, optional_prefixes(skeleton))
     return build()
 
 

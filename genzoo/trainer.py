@@ -39,6 +39,7 @@ from genzoo.checkpoint import (
     is_write_failure,
     load_weights,
     model_metadata,
+    optional_prefixes,
     save_model,
     state_tensors,
 )
@@ -289,7 +290,7 @@ class Trainer:
         retuned = self._check_resume_compatible()
         folders = [folders] if isinstance(folders, Path) else folders
         checkpoint, weights, state = load_newest_valid(
-            self.run_dir, folders, self.model.state_dict(), tuple(self.model.optional_state)
+            self.run_dir, folders, self.model.state_dict(), optional_prefixes(self.model)
         )
         if self.dist.is_main:
             notice(f"resuming {self.run_dir} from {checkpoint.name}")
