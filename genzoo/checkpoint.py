@@ -14,7 +14,7 @@ from __future__ import annotations
 import errno
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -225,7 +225,8 @@ def check_finite(state: dict[str, Any], context: str) -> None:
                               "the model diverged or the file was changed")
 
 
-def _build_checked(registry: Any, entry: Any, meta: dict[str, Any], header: dict[str, Any], context: str) -> Any:
+def _build_checked(registry: Any, entry: Any, meta: dict[str, Any], header: dict[str, Any], context: str,
+                   refit_optional: bool = False) -> Any:
     """Build the model, but first on the meta device to compare its tensors with the header's without
     allocating anything, so a config asking for a 10^9-wide latent is refused instead of built."""
     from genzoo.sizes import meta_model
@@ -235,13 +236,21 @@ def _build_checked(registry: Any, entry: Any, meta: dict[str, Any], header: dict
 
     skeleton = meta_model(build)
     if skeleton is not None:
-        check_state(skeleton.state_dict(), {k: (v["dtype"], v["dtype"] in FLOAT_DTYPES, v["shape"]) for k, v in header.items()},
-                    context, optional_prefixes(skeleton))
+        optional = optional_prefixes(skeleton)
+        found = {k: (v["dtype"], v["dtype"] in FLOAT_DTYPES, v["shape"]) for k, v in header.items()
+                 if not (refit_optional and k.startswith(optional))}
+        check_state(skeleton.state_dict(), found, context, optional)
     return build()
 
 
-def load_model(path: str | Path, device: str = "cpu", registry: Any = None) -> tuple[Any, dict[str, Any]]:
-    """Rebuild the model a checkpoint describes and load its weights; returns ``(model, meta)``."""
+def load_model(path: str | Path, device: str = "cpu", registry: Any = None,
+               overrides: Iterable[str] = (), refit_optional: bool = False) -> tuple[Any, dict[str, Any]]:
+    """Rebuild the model a checkpoint describes and load its weights; returns ``(model, meta)``.
+
+    ``overrides`` (``key=value`` strings, as ``--set``) change the saved config before the rebuild; one
+    that resizes a network is refused by the header check like any checkpoint that does not fit.
+    ``refit_optional``: the caller refits the model's ``optional_state`` (``genzoo fit-prior``), so
+    the file's tensors under those prefixes are left out and settings may resize them."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
@@ -251,6 +260,10 @@ def load_model(path: str | Path, device: str = "cpu", registry: Any = None) -> t
     if path.is_dir():
         path = path / MODEL_FILENAME
     meta = read_metadata(path)
+    if overrides:
+        from genzoo.config import apply_overrides
+
+        meta = {**meta, "config": apply_overrides(meta["config"], overrides)}
     header, _ = read_header(path)
     registry = registry or get_registry()
     entry = registry.require(
@@ -261,12 +274,14 @@ def load_model(path: str | Path, device: str = "cpu", registry: Any = None) -> t
     # The losses (and any other component) the model composes resolve to the plugins that
     # provided them when the checkpoint was written, not to whatever uses that name here.
     with registry.pinned(meta.get("components"), needed_by=str(path)):
-        model = _build_checked(registry, entry, meta, header, context)
+        model = _build_checked(registry, entry, meta, header, context, refit_optional)
     try:
         state = load_file(str(path), device="cpu")
     except (SafetensorError, OSError, ValueError) as exc:
         raise CheckpointError(f"{path} could not be read as safetensors: {printable(exc)}") from None
     check_finite(state, str(path))
+    if refit_optional:
+        state = {k: v for k, v in state.items() if not k.startswith(optional_prefixes(model))}
     load_weights(model, state, context)
     model.to(device)
     model.eval()

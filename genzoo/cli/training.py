@@ -194,9 +194,14 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(..., "--out", "-o", help="Write the checkpoint with its fitted prior here."),
         data_dir: Path = typer.Option(None, "--data-dir", help="Where the checkpoint's data set lives (if not embedded)."),
         device: str = typer.Option("auto", "--device", help="auto (default), cpu, cuda, cuda:N or mps."),
+        overrides: list[str] = typer.Option(
+            None, "--set", help="Change a setting of the prior first, e.g. sampling_prior.components=50 or "
+            "sampling_prior.temperature=0.8 (repeatable; the networks' sizes cannot change)."
+        ),
     ) -> None:
         """Fit a checkpoint's sampling prior to its training split and write a new checkpoint (for one
-        written before the prior existed; a run fits it at every checkpoint by itself)."""
+        written before the prior existed, or to refit it with other settings; a run fits it at every
+        checkpoint by itself)."""
         from genzoo.checkpoint import load_model, save_model
         from genzoo.config import to_dict
         from genzoo.evaluation import fit_checkpoint_prior
@@ -205,7 +210,7 @@ def register(app: typer.Typer) -> None:
         path = resolve_checkpoint_path(checkpoint)
         if out.exists() and out.resolve() == path.resolve():
             raise ConfigError(f"--out {out} is the checkpoint itself; write the fitted one to a new file")
-        model, meta = load_model(path, device=str(resolve_device(device)))
+        model, meta = load_model(path, device=str(resolve_device(device)), overrides=overrides or (), refit_optional=True)
         images = fit_checkpoint_prior(model, meta, data_dir, source=str(path))
         save_model(out, model, {**meta, "config": to_dict(model.config)})
         console.stdout.print(f"fitted the sampling prior of {meta['model']} (step {meta['step']}) to {images} "

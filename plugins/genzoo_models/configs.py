@@ -78,6 +78,11 @@ class SamplingPriorConfig:
     images: int = doc("training images encoded for each fit (the first N of the training split)", 10000)
     iterations: int = doc("EM iterations of each fit", 100)
     ridge: float = doc("added to every covariance's diagonal (keeps it invertible)", 1e-4)
+    temperature: float = doc(
+        "scale of each sample's deviation from its component's mean (1: the fitted mixture; below 1 trades "
+        "diversity for cleaner samples, like Glow's reduced temperature: MODELS.md)",
+        1.0,
+    )
 
     def __post_init__(self) -> None:
         if self.kind not in PRIOR_KINDS:
@@ -88,6 +93,8 @@ class SamplingPriorConfig:
                 raise ValueError(f"sampling_prior.{name} must be an integer >= 1, not {value!r}")
         if not self.ridge > 0:  # also refuses NaN
             raise ValueError(f"sampling_prior.ridge must be > 0, not {self.ridge}")
+        if not self.temperature > 0:
+            raise ValueError(f"sampling_prior.temperature must be > 0, not {self.temperature}")
 
 
 @dataclass

@@ -17,8 +17,10 @@ d×d matrix per component needs more codes than a CPU budget encodes).
 so fixed noise still gives fixed samples: with u = Φ(ε₁) the component is the k whose cumulative
 weight interval [c_{k−1}, c_k) holds u; given k, (u − c_{k−1}) / w_k is again U(0, 1) and
 independent of k, so ε₁' = Φ⁻¹ of it is a fresh N(0, 1) and z = m_k + L_k (ε₁', ε₂, ..., ε_d) is an
-exact draw from the mixture. Until fitted (``fitted`` = 0) the prior is N(0, I) and ``transform``
-is the identity.
+exact draw from the mixture. ``temperature`` T scales the whole within-component noise,
+z = m_k + T·L_k ε' (T = 1: the mixture; the component weights are untouched, so every class keeps
+its share); ``log_prob`` stays the fitted mixture's. Until fitted (``fitted`` = 0) the prior is
+N(0, I) and ``transform`` is the identity.
 """
 
 from __future__ import annotations
@@ -107,7 +109,7 @@ class MixturePrior(nn.Module):
         k = torch.searchsorted(upper, u.contiguous(), right=True).clamp_max(len(weights) - 1)
         lower = upper[k] - weights[k]
         fresh = ((u - lower) / weights[k].clamp_min(1e-300)).clamp(1e-12, 1 - 1e-12)
-        eps = torch.cat([_normal_icdf(fresh)[:, None], eps[:, 1:]], 1)
+        eps = torch.cat([_normal_icdf(fresh)[:, None], eps[:, 1:]], 1) * self.config.temperature
         scales = self.scales.double()[k]
         spread = (scales @ eps[:, :, None]).squeeze(-1) if self.full else scales * eps
         return (self.means.double()[k] + spread).to(noise.dtype)

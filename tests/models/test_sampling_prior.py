@@ -59,6 +59,19 @@ def test_the_noise_map_draws_exactly_from_the_mixture_and_is_deterministic():
     assert float(u.min()) < 0.01 and float(u.max()) > 0.99
 
 
+def test_temperature_scales_the_spread_around_the_same_components():
+    codes = two_blobs()
+    noise = torch.randn(20000, 2, generator=torch.Generator().manual_seed(1))
+    full = fitted_prior(codes)
+    cool = fitted_prior(codes, temperature=0.5)
+    z, z_cool = full.transform(noise), cool.transform(noise)
+    # z = m_k + L_k e and z_cool = m_k + 0.5 L_k e for the same k, so 2 z_cool - z is a component mean
+    distance = ((2 * z_cool - z)[:, None] - full.means[None]).norm(dim=2).min(1).values
+    assert float(distance.max()) < 1e-4
+    assert float((z_cool - z).abs().mean()) > 0.1
+    assert torch.allclose(cool.log_prob(z), full.log_prob(z))
+
+
 def test_log_prob_matches_torch_distributions_and_is_standard_normal_before_a_fit():
     codes = two_blobs()
     prior = fitted_prior(codes, components=3)
@@ -93,6 +106,7 @@ def test_fewer_codes_than_components_leave_the_rest_at_zero_weight():
     ({"kind": "gmm"}, "sampling_prior.kind must be one of mixture, normal"),
     ({"components": 0}, "sampling_prior.components must be an integer >= 1"),
     ({"ridge": 0.0}, "sampling_prior.ridge must be > 0"),
+    ({"temperature": 0.0}, "sampling_prior.temperature must be > 0"),
 ])
 def test_bad_settings_are_one_line_errors(bad, message):
     spec = get_registry().resolve("model", "gvae").spec
@@ -214,3 +228,14 @@ def test_fit_prior_writes_a_new_checkpoint_with_the_prior_fitted_to_the_training
                          config={"latent_dim": 2, "net": {"encoder_width": 4, "generator_width": 4}, "sampling_prior": {"kind": "normal"}})
     refused = runner.invoke(app, ["fit-prior", str(paper.model_path), "--out", str(tmp_path / "x.safetensors")])
     assert refused.exit_code != 0 and "has no prior to fit" in refused.output and not (tmp_path / "x.safetensors").exists()
+    # --set refits with other prior settings; a setting that changes a network is refused in one line
+    cooler = runner.invoke(app, ["fit-prior", str(source), "--out", str(tmp_path / "cool.safetensors"),
+                                 "--set", "sampling_prior.components=3", "--set", "sampling_prior.temperature=0.5"])
+    assert cooler.exit_code == 0, cooler.output
+    cool = genzoo.load(tmp_path / "cool.safetensors")
+    assert cool.sampling_prior.config.temperature == 0.5 and cool.sampling_prior.weights.shape == (3,)
+    noise = torch.randn(6, 2, generator=torch.Generator().manual_seed(0))
+    assert not torch.allclose(cool.generate(noise), fitted.generate(noise))
+    resized = runner.invoke(app, ["fit-prior", str(source), "--out", str(tmp_path / "big.safetensors"), "--set", "latent_dim=5"])
+    assert resized.exit_code != 0 and "does not fit" in resized.output and len(resized.output.strip().splitlines()) == 1
+    assert not (tmp_path / "big.safetensors").exists()
