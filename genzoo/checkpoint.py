@@ -281,7 +281,8 @@ def load_model(path: str | Path, device: str = "cpu", registry: Any = None,
         raise CheckpointError(f"{path} could not be read as safetensors: {printable(exc)}") from None
     check_finite(state, str(path))
     if refit_optional:
-        state = {k: v for k, v in state.items() if not k.startswith(optional_prefixes(model))}
+        optional = optional_prefixes(model)
+        state = {k: v for k, v in state.items() if not k.startswith(optional)}
     load_weights(model, state, context)
     model.to(device)
     model.eval()
