@@ -9,7 +9,7 @@ resident memory they added. The fp32 GEMM peak is measured in the same run (a sq
 median of 5) with the same thread count, so MFU = FLOPs / s / GEMM peak.
 
     python benchmarks/model_cost.py [--models vae wgan-gp] [--shapes 28 64 128 32^3 64^3]
-        [--batch 16] [--steps 2] [--threads 2] [--variant default|channels_last|compile]
+        [--batch 16] [--steps 2] [--threads 2] [--variant default|channels_last|compile] [--set KEY=VALUE ...]
 
 Prints one markdown table row per (model, shape); a shape a model cannot take, or a run over
 ``--timeout`` seconds, is reported as such.
@@ -50,14 +50,18 @@ def _rss_mb() -> float:
         return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def measure_one(model_name: str, shape: tuple[int, ...], batch: int, steps: int, threads: int, variant: str) -> dict:
+def measure_one(model_name: str, shape: tuple[int, ...], batch: int, steps: int, threads: int, variant: str,
+                overrides: list[str] | None = None) -> dict:
     """Parameters, FLOPs, median s/iteration and added peak memory of one model at one shape."""
+    from genzoo.config import apply_overrides
     from genzoo.registry import get_registry
     from genzoo.steps import build_optimizers, check_players, run_iteration
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    model = get_registry().build_model(model_name, None, shape)
+    registry = get_registry()
+    config = registry.make_config(registry.get("model", model_name), apply_overrides({}, overrides or []))
+    model = registry.build_model(model_name, config, shape)
     players, optimizers = check_players(model), build_optimizers(model)
     data = torch.rand(batch, *shape) * 2 - 1
     if variant == "channels_last" and len(shape) == 3:
@@ -95,10 +99,13 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--variant", default="default", choices=["default", "channels_last", "compile"])
     parser.add_argument("--timeout", type=int, default=600)
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="a model setting, as genzoo run --set takes it (e.g. net.generator_width=64)")
     parser.add_argument("--one", nargs=2, metavar=("MODEL", "SHAPE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        result = measure_one(args.one[0], SHAPES[args.one[1]], args.batch, args.steps, args.threads, args.variant)
+        result = measure_one(args.one[0], SHAPES[args.one[1]], args.batch, args.steps, args.threads, args.variant,
+                             args.overrides)
         print("RESULT " + json.dumps(result))
         return
     from genzoo.registry import get_registry
@@ -106,13 +113,14 @@ def main() -> None:
     models = args.models or list(get_registry().names("model"))
     peak = gemm_peak(args.threads)
     print(f"fp32 GEMM peak {peak:.1f} GFLOP/s ({args.threads} threads), torch {torch.__version__}, batch {args.batch}, "
-          f"variant {args.variant}, load {os.getloadavg()[0]:.1f}")
+          f"variant {args.variant}, settings {args.overrides or 'default'}, load {os.getloadavg()[0]:.1f}")
     print("| model | shape | parameters | GFLOP/iteration | s/iteration (min–max) | GFLOP/s | MFU | peak memory added |")
     print("|---|---|---:|---:|---:|---:|---:|---:|")
     for name in models:
         for shape in args.shapes:
             command = [sys.executable, __file__, "--one", name, shape, "--batch", str(args.batch), "--steps",
                        str(args.steps), "--threads", str(args.threads), "--variant", args.variant]
+            command += [f"--set={item}" for item in args.overrides]
             try:
                 done = subprocess.run(command, capture_output=True, text=True, timeout=args.timeout)
             except subprocess.TimeoutExpired:

@@ -22,6 +22,7 @@ import os
 import statistics
 import tempfile
 import time
+from typing import Any
 
 import torch
 
@@ -33,8 +34,10 @@ def digits() -> torch.Tensor:
     return get_registry().build_dataset("mnist5k", None, "train", None).images.float()
 
 
-def pythae_seconds(iterations: int, seed: int) -> tuple[float, int, int]:
-    """pythae's BaseTrainer on genzoo's VAE encoder and decoder; s/iteration and both parameter counts."""
+def pythae_trainer(seed: int, lr: float, images: torch.Tensor, out: str) -> tuple[Any, Any, Any]:
+    """pythae's BaseTrainer on genzoo's VAE encoder and decoder (pythae's "bce" loss, Bernoulli like
+    genzoo's), ready to ``train_step``; returns (trainer, pythae model, genzoo model)."""
+    from pythae.data.datasets import BaseDataset  # the trainer indexes batches as {"data": ...}
     from pythae.models import VAE, VAEConfig
     from pythae.models.base.base_utils import ModelOutput
     from pythae.models.nn import BaseDecoder, BaseEncoder
@@ -62,32 +65,29 @@ def pythae_seconds(iterations: int, seed: int) -> tuple[float, int, int]:
 
     config = VAEConfig(input_dim=(1, 28, 28), latent_dim=ours.config.latent_dim, reconstruction_loss="bce")
     model = VAE(config, encoder=Encoder(), decoder=Decoder())
-    from pythae.data.datasets import BaseDataset  # the trainer indexes batches as {"data": ...}
+    data = BaseDataset((images + 1) / 2, torch.zeros(len(images)))
+    trainer = BaseTrainer(model, data, training_config=BaseTrainerConfig(
+        output_dir=out, per_device_train_batch_size=64, num_epochs=1, learning_rate=lr, no_cuda=True, seed=seed))
+    trainer.prepare_training()
+    return trainer, model, ours
 
-    images = (digits()[: 64 * (iterations + 1)] + 1) / 2
-    data = BaseDataset(images, torch.zeros(len(images)))
+
+def pythae_seconds(iterations: int, seed: int) -> tuple[float, int, int]:
+    """pythae's BaseTrainer on genzoo's VAE encoder and decoder; s/iteration and both parameter counts."""
     with tempfile.TemporaryDirectory() as tmp:
-        trainer = BaseTrainer(model, data, training_config=BaseTrainerConfig(
-            output_dir=tmp, per_device_train_batch_size=64, num_epochs=1, learning_rate=ours.config.lr, no_cuda=True,
-            seed=seed))
-        trainer.prepare_training()
+        lr = get_registry().build_model("vae", None, (1, 28, 28)).config.lr
+        trainer, model, ours = pythae_trainer(seed, lr, digits()[: 64 * (iterations + 1)], tmp)
         start = time.perf_counter()
         trainer.train_step(1)
         seconds = (time.perf_counter() - start) / (iterations + 1)
     return seconds, sum(p.numel() for p in model.parameters()), sum(p.numel() for p in ours.parameters())
 
 
-def torchgan_seconds(iterations: int, seed: int) -> tuple[float, int, int]:
-    """torchgan's Trainer (WGAN-GP losses, ncritic = genzoo's critic steps) on genzoo's WGAN-GP generator and critic."""
-    from torch.utils.data import DataLoader, TensorDataset
-    from torchgan.losses import WassersteinDiscriminatorLoss, WassersteinGeneratorLoss, WassersteinGradientPenalty
-    from torchgan.models import Discriminator, Generator
-    from torchgan.trainer import Trainer
-
+def _shim_make_grid() -> None:
+    """torchgan 0.1.0's end-of-epoch grid still passes make_grid's `range`, which torchvision renamed
+    `value_range`; translate it so an epoch can finish (the grid is drawn once, outside the steps)."""
     import torchvision.utils
 
-    # torchgan 0.1.0's end-of-epoch grid still passes make_grid's `range`, which torchvision renamed
-    # `value_range`; translate it so the epoch can finish (the grid is drawn once, outside the steps).
     make_grid = torchvision.utils.make_grid
     if not getattr(make_grid, "_peers_shim", False):
         def shimmed(*args, range=None, **kwargs):  # noqa: A002 - torchgan's keyword
@@ -95,6 +95,16 @@ def torchgan_seconds(iterations: int, seed: int) -> tuple[float, int, int]:
         shimmed._peers_shim = True
         torchvision.utils.make_grid = shimmed
 
+
+def torchgan_trainer(seed: int, images: torch.Tensor, out: str, epochs: int = 1) -> tuple[Any, Any, Any]:
+    """torchgan's Trainer (WGAN-GP losses, ``ncritic`` = genzoo's critic steps, genzoo's Adam settings:
+    torchgan documents no WGAN-GP default) on genzoo's generator and critic; (trainer, loader, genzoo model)."""
+    from torch.utils.data import DataLoader, TensorDataset
+    from torchgan.losses import WassersteinDiscriminatorLoss, WassersteinGeneratorLoss, WassersteinGradientPenalty
+    from torchgan.models import Discriminator, Generator
+    from torchgan.trainer import Trainer
+
+    _shim_make_grid()
     torch.manual_seed(seed)
     ours = get_registry().build_model("wgan-gp", None, (1, 28, 28))
     latent = ours.config.latent_dim
@@ -115,17 +125,24 @@ def torchgan_seconds(iterations: int, seed: int) -> tuple[float, int, int]:
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             return self.net(x).view(-1)
 
-    adam = {"name": torch.optim.Adam, "args": {"lr": ours.config.critic_lr, "betas": tuple(ours.config.betas)}}
-    network = {"generator": {"name": G, "args": {}, "optimizer": adam},
-               "discriminator": {"name": D, "args": {}, "optimizer": adam}}
+    def adam(lr: float) -> dict[str, Any]:
+        return {"name": torch.optim.Adam, "args": {"lr": lr, "betas": tuple(ours.config.betas)}}
+
+    network = {"generator": {"name": G, "args": {}, "optimizer": adam(ours.config.generator_lr)},
+               "discriminator": {"name": D, "args": {}, "optimizer": adam(ours.config.critic_lr)}}
     losses = [WassersteinGeneratorLoss(), WassersteinDiscriminatorLoss(), WassersteinGradientPenalty(lambd=10.0)]
-    ncritic = ours.config.critic_steps  # the same work per iteration as genzoo's
-    batches = ncritic * (iterations + 1)
-    images = digits()[: 64 * batches]
     loader = DataLoader(TensorDataset(images, torch.zeros(len(images))), batch_size=64)  # torchgan reads batch[1]
+    trainer = Trainer(network, losses, ncritic=ours.config.critic_steps, epochs=epochs, sample_size=64,
+                      device=torch.device("cpu"), checkpoints=os.path.join(out, "gan"),
+                      recon=os.path.join(out, "images"), log_dir=out)
+    return trainer, loader, ours
+
+
+def torchgan_seconds(iterations: int, seed: int) -> tuple[float, int, int]:
+    """torchgan's Trainer on genzoo's WGAN-GP generator and critic; s/iteration and both parameter counts."""
     with tempfile.TemporaryDirectory() as tmp:
-        trainer = Trainer(network, losses, ncritic=ncritic, epochs=1, sample_size=64, device=torch.device("cpu"),
-                          checkpoints=os.path.join(tmp, "gan"), recon=os.path.join(tmp, "images"), log_dir=tmp)
+        ncritic = get_registry().build_model("wgan-gp", None, (1, 28, 28)).config.critic_steps
+        trainer, loader, ours = torchgan_trainer(seed, digits()[: 64 * ncritic * (iterations + 1)], tmp)
         start = time.perf_counter()
         trainer(loader)
         seconds = (time.perf_counter() - start) / (iterations + 1)
