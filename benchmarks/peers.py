@@ -34,9 +34,9 @@ def digits() -> torch.Tensor:
     return get_registry().build_dataset("mnist5k", None, "train", None).images.float()
 
 
-def pythae_trainer(seed: int, lr: float, images: torch.Tensor, out: str) -> tuple[Any, Any, Any]:
+def pythae_trainer(seed: int, lr: float | None, images: torch.Tensor, out: str) -> tuple[Any, Any, Any]:
     """pythae's BaseTrainer on genzoo's VAE encoder and decoder (pythae's "bce" loss, Bernoulli like
-    genzoo's), ready to ``train_step``; returns (trainer, pythae model, genzoo model)."""
+    genzoo's), ready to ``train_step``, at ``lr`` (``None``: genzoo's); returns (trainer, pythae model, genzoo model)."""
     from pythae.data.datasets import BaseDataset  # the trainer indexes batches as {"data": ...}
     from pythae.models import VAE, VAEConfig
     from pythae.models.base.base_utils import ModelOutput
@@ -67,7 +67,8 @@ def pythae_trainer(seed: int, lr: float, images: torch.Tensor, out: str) -> tupl
     model = VAE(config, encoder=Encoder(), decoder=Decoder())
     data = BaseDataset((images + 1) / 2, torch.zeros(len(images)))
     trainer = BaseTrainer(model, data, training_config=BaseTrainerConfig(
-        output_dir=out, per_device_train_batch_size=64, num_epochs=1, learning_rate=lr, no_cuda=True, seed=seed))
+        output_dir=out, per_device_train_batch_size=64, num_epochs=1, learning_rate=ours.config.lr if lr is None else lr,
+        no_cuda=True, seed=seed))
     trainer.prepare_training()
     return trainer, model, ours
 
@@ -75,8 +76,7 @@ def pythae_trainer(seed: int, lr: float, images: torch.Tensor, out: str) -> tupl
 def pythae_seconds(iterations: int, seed: int) -> tuple[float, int, int]:
     """pythae's BaseTrainer on genzoo's VAE encoder and decoder; s/iteration and both parameter counts."""
     with tempfile.TemporaryDirectory() as tmp:
-        lr = get_registry().build_model("vae", None, (1, 28, 28)).config.lr
-        trainer, model, ours = pythae_trainer(seed, lr, digits()[: 64 * (iterations + 1)], tmp)
+        trainer, model, ours = pythae_trainer(seed, None, digits()[: 64 * (iterations + 1)], tmp)
         start = time.perf_counter()
         trainer.train_step(1)
         seconds = (time.perf_counter() - start) / (iterations + 1)
@@ -96,7 +96,7 @@ def _shim_make_grid() -> None:
         torchvision.utils.make_grid = shimmed
 
 
-def torchgan_trainer(seed: int, images: torch.Tensor, out: str, epochs: int = 1) -> tuple[Any, Any, Any]:
+def torchgan_trainer(seed: int, images: torch.Tensor, out: str) -> tuple[Any, Any, Any]:
     """torchgan's Trainer (WGAN-GP losses, ``ncritic`` = genzoo's critic steps, genzoo's Adam settings:
     torchgan documents no WGAN-GP default) on genzoo's generator and critic; (trainer, loader, genzoo model)."""
     from torch.utils.data import DataLoader, TensorDataset
@@ -132,7 +132,7 @@ def torchgan_trainer(seed: int, images: torch.Tensor, out: str, epochs: int = 1)
                "discriminator": {"name": D, "args": {}, "optimizer": adam(ours.config.critic_lr)}}
     losses = [WassersteinGeneratorLoss(), WassersteinDiscriminatorLoss(), WassersteinGradientPenalty(lambd=10.0)]
     loader = DataLoader(TensorDataset(images, torch.zeros(len(images))), batch_size=64)  # torchgan reads batch[1]
-    trainer = Trainer(network, losses, ncritic=ours.config.critic_steps, epochs=epochs, sample_size=64,
+    trainer = Trainer(network, losses, ncritic=ours.config.critic_steps, epochs=1, sample_size=64,
                       device=torch.device("cpu"), checkpoints=os.path.join(out, "gan"),
                       recon=os.path.join(out, "images"), log_dir=out)
     return trainer, loader, ours
@@ -141,7 +141,8 @@ def torchgan_trainer(seed: int, images: torch.Tensor, out: str, epochs: int = 1)
 def torchgan_seconds(iterations: int, seed: int) -> tuple[float, int, int]:
     """torchgan's Trainer on genzoo's WGAN-GP generator and critic; s/iteration and both parameter counts."""
     with tempfile.TemporaryDirectory() as tmp:
-        ncritic = get_registry().build_model("wgan-gp", None, (1, 28, 28)).config.critic_steps
+        registry = get_registry()
+        ncritic = registry.make_config(registry.get("model", "wgan-gp"), None).critic_steps
         trainer, loader, ours = torchgan_trainer(seed, digits()[: 64 * ncritic * (iterations + 1)], tmp)
         start = time.perf_counter()
         trainer(loader)

@@ -82,7 +82,6 @@ def genzoo_side(model: str, line: float, every: int, cap: int, seed: int, held_o
     """genzoo's `Trainer.fit` with its defaults, a checkpoint every ``every`` iterations. At each
     logging step N the checkpoint of step N - every (already on disk) is scored; its time is the
     moment its file was complete."""
-    written: dict[int, float] = {}
     outcome: dict[str, tuple[float, int]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         run = Path(tmp) / "run"
@@ -96,22 +95,24 @@ def genzoo_side(model: str, line: float, every: int, cap: int, seed: int, held_o
         def check(step: int) -> None:
             folder = run / "checkpoints" / f"step-{step:08d}"
             # The checkpoint was written after the previous check's scoring, so no pause lies between.
-            written[step] = clock.at((folder / "model.safetensors").stat().st_mtime)
+            written = clock.at((folder / "model.safetensors").stat().st_mtime)
             share = clock.pause(lambda: recognisable(_genzoo_samples(folder), held_out))
-            log(f"genzoo {model}: {step} iterations, {written[step]:.1f} s ({overhead[0]:.1f} s of it checkpoints "
+            log(f"genzoo {model}: {step} iterations, {written:.1f} s ({overhead[0]:.1f} s of it checkpoints "
                 f"and prior fits), recognisable {share:.3f}")
             if share >= line:
-                outcome["hit"] = (written[step], step)
+                outcome["hit"] = (written, step)
                 raise Reached
 
         def on_log(record: dict) -> None:
             step = int(record["step"])
-            if step > every:
+            if step > every and step % every == 0:  # the last step logs too, off the interval when every ∤ cap
                 check(step - every)
 
         try:
             trainer.fit(on_log=on_log)
-            check(cap)  # the last checkpoint, written after the last log
+            for step in dict.fromkeys((cap - cap % every, cap)):  # the checkpoints no later log reached
+                if step:
+                    check(step)
         except Reached:
             pass
     return outcome.get("hit", (None, None))
@@ -138,65 +139,54 @@ def _genzoo_samples(folder: Path) -> torch.Tensor:
     return api.sample(api.load(folder / "model.safetensors"), SAMPLES, seed=0)  # what `genzoo sample` draws
 
 
-def pythae_side(lr: float, line: float, every: int, cap: int, limit: float, seed: int, images, held_out, log) -> tuple[float | None, int | None]:
-    with tempfile.TemporaryDirectory() as tmp:
-        trainer, model, ours = pythae_trainer(seed, lr, images, tmp)
-        latent = ours.config.latent_dim
-        clock, done, epoch = Clock(), 0, 0
+def _prior_samples(module: torch.nn.Module, decode: Callable[[torch.Tensor], torch.Tensor], latent: int) -> torch.Tensor:
+    """``SAMPLES`` decodes of N(0, I) codes (seed 0) in eval mode, the module left training."""
+    module.eval()
+    with torch.no_grad():
+        samples = decode(torch.randn(SAMPLES, latent, generator=torch.Generator().manual_seed(0)))
+    module.train()
+    return samples
 
-        def score() -> float:
-            model.eval()
-            with torch.no_grad():
-                z = torch.randn(SAMPLES, latent, generator=torch.Generator().manual_seed(0))
-                share = recognisable(model.decoder(z).reconstruction * 2 - 1, held_out)
-            model.train()
-            return share
 
-        while done < cap:
-            epoch += 1
-            trainer.train_step(epoch)
-            done += BATCHES
-            if done % every == 0 or done >= cap:
-                share = clock.pause(score)
-                log(f"pythae lr {lr:g}: {done} iterations, {clock.now():.1f} s, recognisable {share:.3f}")
-                if share >= line:
-                    return clock.now(), done
-                if clock.now() > limit:
-                    break
+def peer_side(name: str, train_epoch: Callable[[], None], per_epoch: int, draw: Callable[[], torch.Tensor],
+              overhead: list[float] | None, line: float, every: int, cap: int, limit: float, held_out, log,
+              ) -> tuple[float | None, int]:  # fmt: skip
+    """A peer trained one epoch at a time, checked every ``every`` iterations; (seconds or None, iterations)."""
+    clock, done = Clock(), 0
+    while done < cap:
+        train_epoch()
+        done += per_epoch
+        if done % every == 0 or done >= cap:
+            share = clock.pause(lambda: recognisable(draw(), held_out))
+            spent = f" ({overhead[0]:.1f} s of it checkpoints)" if overhead is not None else ""
+            log(f"{name}: {done} iterations, {clock.now():.1f} s{spent}, recognisable {share:.3f}")
+            if share >= line:
+                return clock.now(), done
+            if clock.now() > limit:
+                break
     return None, done
 
 
-def torchgan_side(line: float, every: int, cap: int, limit: float, seed: int, images, held_out, log) -> tuple[float | None, int | None]:
-    with tempfile.TemporaryDirectory() as tmp:
-        trainer, loader, ours = torchgan_trainer(seed, images, tmp)
-        overhead = _time_calls(trainer, ("save_model",))
-        per_epoch = BATCHES // ours.config.critic_steps
-        latent = ours.config.latent_dim
-        clock, done, epoch = Clock(), 0, 0
+def pythae_side(lr: float, images, tmp: str, seed: int, **race) -> tuple[float | None, int]:
+    trainer, model, ours = pythae_trainer(seed, lr, images, tmp)
+    epochs = iter(range(1, 10**9))
+    return peer_side(f"pythae lr {lr:g}", lambda: trainer.train_step(next(epochs)), BATCHES,
+                     lambda: _prior_samples(model, lambda z: model.decoder(z).reconstruction * 2 - 1, ours.config.latent_dim),
+                     None, **race)  # fmt: skip
 
-        def score() -> float:
-            generator = trainer.generator
-            generator.eval()
-            with torch.no_grad():
-                z = torch.randn(SAMPLES, latent, generator=torch.Generator().manual_seed(0))
-                share = recognisable(generator(z), held_out)
-            generator.train()
-            return share
 
-        while done < cap:
-            trainer.start_epoch, trainer.epochs = epoch, epoch + 1  # one more epoch on the same trainer
-            trainer(loader)
-            epoch += 1
-            done += per_epoch
-            if done % every == 0 or done >= cap:
-                share = clock.pause(score)
-                log(f"torchgan: {done} iterations, {clock.now():.1f} s ({overhead[0]:.1f} s of it checkpoints), "
-                    f"recognisable {share:.3f}")
-                if share >= line:
-                    return clock.now(), done
-                if clock.now() > limit:
-                    break
-    return None, done
+def torchgan_side(images, tmp: str, seed: int, **race) -> tuple[float | None, int]:
+    trainer, loader, ours = torchgan_trainer(seed, images, tmp)
+    epoch = [0]
+
+    def train_epoch() -> None:  # one more epoch on the same trainer
+        trainer.start_epoch, trainer.epochs = epoch[0], epoch[0] + 1
+        trainer(loader)
+        epoch[0] += 1
+
+    return peer_side("torchgan", train_epoch, BATCHES // ours.config.critic_steps,
+                     lambda: _prior_samples(trainer.generator, trainer.generator, ours.config.latent_dim),
+                     _time_calls(trainer, ("save_model",)), **race)  # fmt: skip
 
 
 def main() -> None:
@@ -221,11 +211,13 @@ def main() -> None:
     ours_s, ours_it = genzoo_side(args.model, args.line, args.every, args.cap, args.seed, held_out, log)
     peers: dict[str, tuple[float | None, int | None]] = {}
     limit = args.patience * ours_s if ours_s is not None else float("inf")  # a peer stops at this many seconds
-    if args.model == "vae":
-        for lr in args.pythae_lrs:
-            peers[f"pythae lr {lr:g}"] = pythae_side(lr, args.line, args.every, args.cap, limit, args.seed, data, held_out, log)
-    else:
-        peers["torchgan"] = torchgan_side(args.line, args.every, args.cap, limit, args.seed, data, held_out, log)
+    race = {"line": args.line, "every": args.every, "cap": args.cap, "limit": limit, "held_out": held_out, "log": log}
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.model == "vae":
+            for lr in args.pythae_lrs:
+                peers[f"pythae lr {lr:g}"] = pythae_side(lr, data, tmp, args.seed, **race)
+        else:
+            peers["torchgan"] = torchgan_side(data, tmp, args.seed, **race)
     what = f"genzoo {args.model}: " + (f"{ours_s:.1f} s, {ours_it} iterations" if ours_s is not None else "not reached")
     log(f"time to {args.line:.0%} recognisable, load {os.getloadavg()[0]:.1f}. {what}")
     for name, (seconds, iterations) in peers.items():
