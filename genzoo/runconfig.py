@@ -46,6 +46,11 @@ class TrainConfig:
     epochs: float = doc("If > 0, train for this many passes over the data instead of `steps`.", 0.0)
     batch_size: int = doc("Images per batch per process.", 64)
     lr: float = doc("If > 0, the Adam learning rate of every player instead of the model's own (a shared lr sweep).", 0.0)
+    lr_decay: float = doc(
+        "Fraction of the run, at its end, over which every player's lr falls linearly towards 0 "
+        "(0: constant lr; 0.5: the last half; see genzoo.lr_schedule).",
+        0.0,
+    )
     holdout: int = doc(
         "Hold this many training images out of training (a fixed random subset, the same for every seed) "
         "as a validation split; 0 trains on all.",
@@ -81,6 +86,8 @@ class TrainConfig:
             raise ValueError("train.sample_every, checkpoint_every and num_workers must be >= 0")
         if not self.lr >= 0 or self.holdout < 0:  # `not >=` also refuses NaN
             raise ValueError("train.lr and train.holdout must be >= 0")
+        if not 0.0 <= self.lr_decay <= 1.0:  # also refuses NaN
+            raise ValueError(f"train.lr_decay must be in [0, 1] (0 keeps the lr constant), not {self.lr_decay}")
         if not 0.0 <= self.ema < 1.0:  # also refuses NaN
             raise ValueError(f"train.ema must be in [0, 1) (0 turns the weight average off), not {self.ema}")
         if not math.isfinite(self.epochs) or self.epochs < 0:

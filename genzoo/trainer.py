@@ -58,6 +58,7 @@ from genzoo.distributed import (
 )
 from genzoo.errors import CheckpointError, CheckpointWriteError, ConfigError, GenzooError, OutputError, TrainingDiverged
 from genzoo.images import plot_loss_curves, save_grid
+from genzoo import lr_schedule
 from genzoo.progress import TrainingProgress
 from genzoo.runconfig import RunConfig
 from genzoo.sizes import check_model_size
@@ -73,7 +74,7 @@ from genzoo.train_state import STATE_FILENAME, restore_rng, save_train_state
 # Settings that define what is being trained: a resumed run must keep them.
 FIXED_ON_RESUME = ("model", "dataset", "model_config", "data_config")
 FIXED_TRAIN_ON_RESUME = ("batch_size", "seed", "holdout", "ema")
-RETUNABLE_TRAIN_ON_RESUME = ("lr",)  # like the models' lr and betas: may change, noted in config_history.jsonl
+RETUNABLE_TRAIN_ON_RESUME = ("lr", "lr_decay")  # like the models' lr and betas: may change, noted in config_history.jsonl
 CHECKPOINT_DIR = "checkpoints"
 CONFIG_FILENAME = "config.json"
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -236,6 +237,7 @@ class Trainer:
         if train.channels_last and self.device.type == "cuda" and len(self.dataset.shape) == 3:
             self.model.to(memory_format=torch.channels_last)
         self.optimizers = build_optimizers(self.model, lr=train.lr or None)
+        self.base_lrs = lr_schedule.base_lrs(self.optimizers)  # before a resume loads decayed lrs
         self.average = WeightAverage(self.model, train.ema) if train.ema else None
         autocast_dtype = PRECISIONS[train.precision]
         scalers = {}
@@ -515,6 +517,9 @@ class Trainer:
         try:
             with progress:
                 while self.step < self.total_steps:
+                    if train.lr_decay:
+                        factor = lr_schedule.lr_factor(self.step + 1, self.total_steps, train.lr_decay)
+                        lr_schedule.apply(self.optimizers, self.base_lrs, factor)
                     # The step number this iteration is logged and checkpointed under.
                     logged = run_iteration(model, self.players, self.optimizers, self.stream, step=self.step + 1, options=self.options)
                     self.step += 1
