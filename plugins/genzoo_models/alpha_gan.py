@@ -18,7 +18,9 @@ where l_gen(t) = softplus(-t) = -log D and l_code likewise (non-saturating). Cho
 * The non-saturating -log D instead of the paper's log-ratio -log(D/(1-D)); set
   ``--set loss.adversarial_options.generator_form=logit`` and
   ``--set loss.code_options.encoder_form=logit`` for the paper's form.
-* L1 is a mean over pixels with lambda = 10 (Kwon's baseline; victor-shepardson uses a mean too).
+* L1 is a mean over pixels (as Kwon's baseline and victor-shepardson) with lambda = 100 and latent 8:
+  Kwon's lambda = 10 left reconstructions, and so the fitted prior's samples, less recognisable
+  (MODELS.md); the ``paper`` preset restores lambda = 10 and latent 16.
 * G runs once on [z^; z] and D scores [x^; x'] as one batch in every step, so batch norm sees
   the same mixture in training as its running averages hold at sampling time. D's loss averages
   over the concatenated fakes, so each fake set weighs half of the paper's sum in L_D.

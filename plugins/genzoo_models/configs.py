@@ -202,8 +202,10 @@ class AlphaGANLosses:
 class AlphaGANConfig:
     """Rosca et al. 2017: encoder, generator, image discriminator D and code discriminator C."""
 
-    latent_dim: int = doc("size of z", 16)
-    rec_weight: float = doc("lambda, weight of the L1 reconstruction term (Kwon's 10 with a mean L1)", 10.0)
+    latent_dim: int = doc("size of z (8: MODELS.md; the paper preset keeps 16)", 8)
+    rec_weight: float = doc(
+        "lambda, weight of the mean-L1 reconstruction term (100: MODELS.md; Kwon's 10 is the paper preset)", 100.0
+    )
     lr: float = doc("Adam learning rate of every player", 2e-4)
     betas: Betas = doc("Adam betas of every player", (0.5, 0.9))
     discriminator_steps: int = doc("image discriminator steps per iteration", 1)
@@ -243,7 +245,7 @@ class VAEGANConfig:
     latent_dim: int = doc("size of z (16; at 128 the encoded codes drifted off the prior, MODELS.md)", 16)
     kl_weight: float = doc("beta, weight of KL in the encoder loss", 1.0)
     gamma: float = doc("weight of the reconstruction term in the decoder loss (Larsen's gamma)", 1.0)
-    lr: float = doc("Adam learning rate of every player (Kwon's 1e-4)", 1e-4)
+    lr: float = doc("Adam learning rate of every player (1e-3: MODELS.md; Kwon's 1e-4 is the paper preset)", 1e-3)
     betas: Betas = doc("Adam betas of every player", (0.5, 0.999))
     discriminator_steps: int = doc("discriminator steps per iteration", 1)
     sampling_prior: SamplingPriorConfig = doc(
