@@ -9,8 +9,8 @@ so the lr is the player's own up to S and falls linearly to lr / (T - S) at the 
 (never exactly zero: the last step still moves). The factor is a function of t and T alone, so a
 resumed run continues the same schedule bit for bit; resuming with a larger ``--steps`` moves S and
 T, and the schedule follows the new budget. The decay of the last half is the schedule of
-pix2pix/CycleGAN's GANs: it damps the iterate noise that makes a GAN's samples drift between
-checkpoints late in a run (MODELS.md).
+pix2pix/CycleGAN's GANs, meant to damp late iterate noise; at genzoo's 2,000-step CPU budgets it
+did not raise alpha-gan's or vae-gan's sample quality (MODELS.md), so it is off by default.
 """
 
 from __future__ import annotations

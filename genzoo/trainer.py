@@ -30,6 +30,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from genzoo import lr_schedule
 from genzoo.averaging import WeightAverage
 from genzoo.batches import BatchStream, leading_batches
 from genzoo.checkpoint import (
@@ -58,7 +59,6 @@ from genzoo.distributed import (
 )
 from genzoo.errors import CheckpointError, CheckpointWriteError, ConfigError, GenzooError, OutputError, TrainingDiverged
 from genzoo.images import plot_loss_curves, save_grid
-from genzoo import lr_schedule
 from genzoo.progress import TrainingProgress
 from genzoo.runconfig import RunConfig
 from genzoo.sizes import check_model_size

@@ -21,7 +21,7 @@ prior (their mean 0.76 per dimension from 0), where the decoder had learned no p
 samples were noise. sigma = 1 and latent 16 keep the codes on the prior (drift 0.18) and the samples
 digits (MODELS.md has the runs; a registry contract test checks the shipped checkpoint's codes).
 gamma = 1 keeps the decoder reconstruction-led (at 0.01 the discriminator's terms dominated).
-Adam lr 1e-3 for every player (ten times Kwon's 1e-4, the ``paper`` preset; MODELS.md has the two seeds).
+Adam lr 1e-3 for every player (ten times Kwon's 1e-4, the ``paper`` preset; MODELS.md has the three seeds).
 
 Likelihood evaluation: Bernoulli on (x+1)/2 with p = (G(z)+1)/2, like the other tanh decoders.
 """
