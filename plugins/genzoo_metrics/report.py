@@ -165,6 +165,7 @@ class ReportBuilder:
         log line) when training failed, so one diverged run costs its cell a seed, not the report."""
         from genzoo.errors import GenzooError
         from genzoo.runconfig import resolve_run_config
+        from genzoo.runfolder import read_run_config
         from genzoo.trainer import train
 
         s = self.s
@@ -184,7 +185,7 @@ class ReportBuilder:
         record_path = run_dir / RUN_RECORD
         if record_path.is_file() and (run_dir / "model.safetensors").is_file():
             record = json.loads(record_path.read_text())
-            if _trained_settings(record.get("config")) != _trained_settings(requested):
+            if self._trained_settings(read_run_config(run_dir)) != self._trained_settings(requested):
                 raise ConfigError(
                     f"{run_dir} was trained with other settings than this report asks for; "
                     "give another --out (or delete that folder to retrain it)"
@@ -209,6 +210,24 @@ class ReportBuilder:
         record_path.write_text(json.dumps(asdict(record)) + "\n")
         self.results["runs"][run.key] = asdict(record)
         return run_dir
+
+    def _trained_settings(self, values: dict[str, Any]) -> dict[str, Any]:
+        """What decides a run's weights, comparable between a finished run and a request.
+
+        Both go through ``RunConfig`` (a train setting added since the run was trained reads at its
+        default, as on ``--resume``) and the plugins' config classes: the model's and data set's
+        configs are resolved to every field, so a run trained before a plugin changed a default
+        (alpha-gan's latent size, say) no longer matches and is not silently reused.
+        """
+        from genzoo.config import to_dict
+        from genzoo.runconfig import RunConfig
+
+        config = RunConfig.from_dict(values)
+        model = self.registry.resolve("model", config.model)
+        config.model_config = to_dict(self.registry.make_config(model.spec, config.model_config))
+        dataset = self.registry.resolve("dataset", config.dataset)
+        config.data_config = to_dict(self.registry.make_config(dataset.spec, config.data_config))
+        return _without_cadence(_jsonable(config.to_dict()))
 
     # --- scoring ----------------------------------------------------------------------------
     def _configs(self) -> dict[str, dict[str, Any]]:
@@ -388,7 +407,7 @@ def summarise(per_seed: list[dict[str, float]], keys: Sequence[str] = (), record
     return cell
 
 
-def _trained_settings(config: dict[str, Any] | None) -> dict[str, Any]:
+def _without_cadence(config: dict[str, Any] | None) -> dict[str, Any]:
     """A run config without the settings that do not change the trained model (checkpoint cadence)."""
     config = json.loads(json.dumps(config or {}))
     for key in ("checkpoint_every", "keep_last", "log_every", "sample_every"):

@@ -68,9 +68,21 @@ def test_report_runs_the_whole_protocol_and_reuses_runs(tmp_path, metrics_regist
     assert again.exit_code == 0, again.output
     assert "training tiny-" not in again.output and "training tiny-" in result.output
     assert json.loads((out / "results.json").read_text())["table3"]["tiny-vae28 (tuned)"]["per_seed"] == tuned["per_seed"]
+    # a run written before a train setting existed reads it at its default, so it is still reused
+    run_config_path = out / "runs" / tuned["runs"][0] / "config.json"
+    run_config = json.loads(run_config_path.read_text())
+    del run_config["train"]["lr_decay"]
+    run_config_path.write_text(json.dumps(run_config))
+    again = CliRunner().invoke(app, args)
+    assert again.exit_code == 0 and "training tiny-" not in again.output, again.output
     # ... but never a run trained under other settings: that is one clear line
     other = CliRunner().invoke(app, [*args[:-2], "--batch-size", "4", "--out", str(out)])
     assert other.exit_code == 1 and "was trained with other settings" in other.output
+    # that includes a model default changed since (the run's config.json holds the resolved one)
+    run_config["model_config"]["latent_dim"] += 1
+    run_config_path.write_text(json.dumps(run_config))
+    stale = CliRunner().invoke(app, args)
+    assert stale.exit_code == 1 and "was trained with other settings" in stale.output
 
 
 def test_report_refuses_settings_that_make_no_sense(tmp_path, metrics_registry) -> None:
