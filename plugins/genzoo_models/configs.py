@@ -20,6 +20,7 @@ from typing import Any, Literal
 from genzoo.config import doc
 
 Norm = Literal["batch", "layer", "none"]
+Augmentation = Literal["none", "translation"]  # genzoo_models.augment
 Betas = tuple[float, float]
 
 
@@ -139,6 +140,11 @@ class WGANGPConfig:
         "critic steps per generator step (n_critic; the paper's 5 is the paper preset: at equal CPU time 2 steps "
         "at a higher critic lr drew more recognisable digits, MODELS.md)",
         2,
+    )
+    augment: Augmentation = doc(
+        "differentiable augmentation of the critic's real and generated inputs: none | translation "
+        "(DiffAugment, Zhao et al. 2020; genzoo_models.augment)",
+        "none",
     )
     net: NetConfig = doc("network sizes", default_factory=NetConfig)
     loss: WGANGPLosses = doc("loss plugins", default_factory=WGANGPLosses)

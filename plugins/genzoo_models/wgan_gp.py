@@ -10,7 +10,8 @@ lambda = 10. The ``paper`` preset is the official MNIST code: 5 critic steps, Ad
 (REFERENCE.md sec. 1.3; the paper's Algorithm 1 uses beta1 = 0). The defaults, measured at equal CPU time
 (MODELS.md), take 2 critic steps at a critic lr of 4e-4 and a generator lr of 2e-4 (two time-scales).
 The loss is the ``loss.adversarial`` plugin, so
-``--set loss.adversarial=hinge`` trains the same nets with the hinge loss.
+``--set loss.adversarial=hinge`` trains the same nets with the hinge loss. ``--set augment=translation``
+shows the critic randomly shifted real and generated images (DiffAugment; genzoo_models.augment).
 
 No encoder: ``decoder_log_prob`` uses Bernoulli on (x+1)/2 with p = (G(z)+1)/2, for AIS-style
 metrics that only need a decoder.
@@ -24,6 +25,7 @@ import torch
 from torch import Tensor
 
 from genzoo.model import Player
+from genzoo_models.augment import augment
 from genzoo_models.common import LatentModel, check_player
 from genzoo_models.configs import WGANGPConfig
 
@@ -47,12 +49,13 @@ class WGANGP(LatentModel):
 
     def loss(self, player: str, batch: Tensor) -> dict[str, Tensor]:
         z = self.prior(batch.shape[0], batch)
+        kind = self.config.augment
         if player == "critic":
             with torch.no_grad():
                 fake = self.generator(z)
-            return self.adversarial.discriminator_loss(self.critic, batch, fake)
+            return self.adversarial.discriminator_loss(self.critic, augment(batch, kind), augment(fake, kind))
         check_player(self, player, "generator")
-        fake_scores = self.critic(self.generator(z))
+        fake_scores = self.critic(augment(self.generator(z), kind))
         return {"loss": self.adversarial.generator_loss(fake_scores)}
 
 
