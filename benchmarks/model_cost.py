@@ -9,7 +9,7 @@ resident memory they added. The fp32 GEMM peak is measured in the same run (a sq
 median of 5) with the same thread count, so MFU = FLOPs / s / GEMM peak.
 
     python benchmarks/model_cost.py [--models vae wgan-gp] [--shapes 28 64 128 32^3 64^3]
-        [--batch 16] [--steps 2] [--threads 2] [--variant default|channels_last|compile] [--set KEY=VALUE ...]
+        [--batch 16] [--steps 2] [--threads 2] [--variant default|channels_last|compile|bf16] [--set KEY=VALUE ...]
 
 Prints one markdown table row per (model, shape); a shape a model cannot take, or a run over
 ``--timeout`` seconds, is reported as such.
@@ -55,7 +55,7 @@ def measure_one(model_name: str, shape: tuple[int, ...], batch: int, steps: int,
     """Parameters, FLOPs, median s/iteration and added peak memory of one model at one shape."""
     from genzoo.config import apply_overrides
     from genzoo.registry import get_registry
-    from genzoo.steps import build_optimizers, check_players, run_iteration
+    from genzoo.steps import StepOptions, build_optimizers, check_players, run_iteration
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
@@ -70,15 +70,17 @@ def measure_one(model_name: str, shape: tuple[int, ...], batch: int, steps: int,
     if variant == "compile":
         for child in model.children():
             child.compile()
+    # bf16: the trainer's --precision bf16 (autocast around every player's loss; fp32 weights and optimiser)
+    options = StepOptions("cpu", torch.bfloat16) if variant == "bf16" else None
     model.train()
     base = _rss_mb()
     counter = FlopCount()
     with counter:  # doubles as the warm-up iteration (and compiles, for --variant compile)
-        run_iteration(model, players, optimizers, lambda: data, step=1)
+        run_iteration(model, players, optimizers, lambda: data, step=1, options=options)
     times = []
     for step in range(steps):
         start = time.perf_counter()
-        run_iteration(model, players, optimizers, lambda: data, step=step + 2)
+        run_iteration(model, players, optimizers, lambda: data, step=step + 2, options=options)
         times.append(time.perf_counter() - start)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {
@@ -97,7 +99,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--steps", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--variant", default="default", choices=["default", "channels_last", "compile"])
+    parser.add_argument("--variant", default="default", choices=["default", "channels_last", "compile", "bf16"])
     parser.add_argument("--timeout", type=int, default=600)
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="a model setting, as genzoo run --set takes it (e.g. net.generator_width=64)")

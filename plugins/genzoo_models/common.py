@@ -133,7 +133,7 @@ class LatentModel(GenerativeModel):
 
     def fit_prior(self, batches: Iterable[Tensor]) -> None:
         if hasattr(self, "sampling_prior"):
-            self.sampling_prior.fit(encoded_codes(self.encode, batches))
+            self.sampling_prior.fit(encoded_codes(self.encode, batches, draws=self.sampling_prior.config.draws))
 
     def prior_log_prob(self, z: Tensor) -> Tensor:
         prior = getattr(self, "sampling_prior", None)

@@ -77,6 +77,11 @@ class SamplingPriorConfig:
     )
     components: int = doc("mixture components (20: MODELS.md)", 20)
     images: int = doc("training images encoded for each fit (the first N of the training split)", 10000)
+    draws: int = doc(
+        "codes z = mu + sigma * eps drawn per encoded image (several eps each: more codes for the fit from "
+        "one encoder pass; MODELS.md)",
+        1,
+    )
     iterations: int = doc("EM iterations of each fit", 100)
     ridge: float = doc("added to every covariance's diagonal (keeps it invertible)", 1e-4)
     temperature: float = doc(
@@ -88,7 +93,7 @@ class SamplingPriorConfig:
     def __post_init__(self) -> None:
         if self.kind not in PRIOR_KINDS:
             raise ValueError(f"sampling_prior.kind must be one of {', '.join(PRIOR_KINDS)}, not {self.kind!r}")
-        for name in ("components", "images", "iterations"):
+        for name in ("components", "images", "draws", "iterations"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"sampling_prior.{name} must be an integer >= 1, not {value!r}")

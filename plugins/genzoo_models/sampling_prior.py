@@ -9,7 +9,8 @@ Dai & Wipf 2019 ("Diagnosing and Enhancing VAE Models") use a second-stage VAE f
 Training is unchanged; only the distribution that ``generate`` draws codes from is.
 
 The mixture p(z) = Σ_k w_k N(z; m_k, L_k L_kᵀ) is fitted by EM (Dempster et al. 1977) in float64 on
-codes z = μ + σ·ε of up to ``images`` training images, with ``ridge``·I added to each covariance.
+codes z = μ + σ·ε of up to ``images`` training images (``draws`` codes each), with ``ridge``·I added
+to each covariance.
 Covariances are full up to ``FULL_COVARIANCE_MAX_DIM`` latent dimensions and diagonal above (a full
 d×d matrix per component needs more codes than a CPU budget encodes).
 
@@ -74,18 +75,23 @@ class MixturePrior(nn.Module):
         var = x.var(0).mean() + ridge
         cov = torch.eye(self.dim, dtype=x.dtype).repeat(k, 1, 1) * var if self.full else torch.full((k, self.dim), float(var), dtype=x.dtype)
         weights = torch.full((k,), 1.0 / k, dtype=x.dtype)
+        # every per-(code, component) quantity below is a GEMM against the codes or their outer
+        # products xxᵀ (N, d²), computed once: no (N, K, d) or (N, K, d, d) intermediates
+        outer = (x[:, :, None] * x[:, None, :]).flatten(1) if self.full else x**2
+        eye = torch.eye(self.dim, dtype=x.dtype)
         for _ in range(self.config.iterations):
-            log_resp = _component_log_probs(x, weights, means, cov, self.full)
+            log_resp = _component_log_probs(x, weights, means, cov, self.full, outer)
             resp = log_resp.softmax(1)  # E-step: responsibilities
             counts = resp.sum(0) + 1e-10
             weights = counts / n  # M-step
             means = resp.T @ x / counts[:, None]
-            diff = x[:, None, :] - means[None]
+            # Σ_k = Σ_n r_nk x_n x_nᵀ / N_k − m_k m_kᵀ (float64: the cancellation costs ~1e-16 relative)
+            second = (resp.T @ outer) / counts[:, None]
             if self.full:
-                cov = torch.einsum("nk,nki,nkj->kij", resp, diff, diff) / counts[:, None, None]
-                cov = cov + ridge * torch.eye(self.dim, dtype=x.dtype)
+                cov = second.view(-1, self.dim, self.dim) - means[:, :, None] * means[:, None, :]
+                cov = 0.5 * (cov + cov.transpose(1, 2)) + ridge * eye
             else:
-                cov = (resp[:, :, None] * diff**2).sum(0) / counts[:, None] + ridge
+                cov = (second - means**2).clamp_min(0) + ridge
         scales = torch.linalg.cholesky(cov) if self.full else cov.sqrt()
         pad = self.config.components - k  # fewer codes than components: the rest get zero weight
         if pad:
@@ -139,20 +145,29 @@ def _spread_start(x: Tensor, k: int, generator: torch.Generator) -> Tensor:
     return x[chosen].clone()
 
 
-def _component_log_probs(x: Tensor, weights: Tensor, means: Tensor, cov: Tensor, full: bool) -> Tensor:
-    """(N, K) log w_k + log N(x_n; m_k, Σ_k), Σ_k full (K, d, d) or diagonal (K, d)."""
-    diff = x[:, None, :] - means[None]
+def _component_log_probs(x: Tensor, weights: Tensor, means: Tensor, cov: Tensor, full: bool,
+                         outer: Tensor | None = None) -> Tensor:
+    """(N, K) log w_k + log N(x_n; m_k, Σ_k), Σ_k full (K, d, d) or diagonal (K, d).
+
+    The Mahalanobis term is expanded, (x − m)ᵀP(x − m) = vec(xxᵀ)·vec(P) − 2 xᵀ(P m) + mᵀP m with
+    P = Σ⁻¹, so it is three GEMMs; ``outer`` is vec(xxᵀ) (N, d²), or x² for diagonal Σ, if known.
+    """
     d = x.shape[1]
     log_w = weights.clamp_min(1e-300).log()
+    if outer is None:
+        outer = (x[:, :, None] * x[:, None, :]).flatten(1) if full else x**2
     if full:
         chol = torch.linalg.cholesky(cov)
-        solved = torch.linalg.solve_triangular(chol[None], diff[..., None], upper=False).squeeze(-1)
+        eye = torch.eye(d, dtype=x.dtype, device=x.device).expand_as(chol)
+        precision = torch.cholesky_solve(eye, chol)  # (K, d, d) = Σ_k⁻¹
+        pm = (precision @ means[:, :, None]).squeeze(-1)  # (K, d) = P_k m_k
         log_det = 2 * chol.diagonal(dim1=1, dim2=2).log().sum(1)
-        maha = (solved**2).sum(-1)
+        maha = outer @ precision.flatten(1).T - 2 * x @ pm.T + (means * pm).sum(1)
     else:
+        precision = 1 / cov  # (K, d)
         log_det = cov.log().sum(1)
-        maha = (diff**2 / cov[None]).sum(-1)
-    return log_w - 0.5 * (d * LOG_2PI + log_det + maha)
+        maha = outer @ precision.T - 2 * x @ (means * precision).T + (means**2 * precision).sum(1)
+    return log_w - 0.5 * (d * LOG_2PI + log_det + maha.clamp_min(0))
 
 
 def _normal_cdf(x: Tensor) -> Tensor:
@@ -163,14 +178,17 @@ def _normal_icdf(p: Tensor) -> Tensor:
     return math.sqrt(2) * torch.erfinv(2 * p - 1)
 
 
-def encoded_codes(encode, batches: Iterable[Tensor], seed: int = 0) -> Tensor:
-    """z = μ + σ·ε for every image of ``batches`` (ε seeded, so a fit never touches the global RNG)."""
+def encoded_codes(encode, batches: Iterable[Tensor], seed: int = 0, draws: int = 1) -> Tensor:
+    """z = μ + σ·ε, ``draws`` codes per image of ``batches`` from one encoder pass (ε seeded, so a fit
+    never touches the global RNG)."""
     generator = torch.Generator().manual_seed(seed)
     codes = []
     for batch in batches:
         mu, logvar = encode(batch)
-        eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype).to(mu.device)
-        codes.append((mu + (0.5 * logvar).exp() * eps).float().cpu())
+        std = (0.5 * logvar).exp()
+        for _ in range(draws):
+            eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype).to(mu.device)
+            codes.append((mu + std * eps).float().cpu())
     if not codes:
         raise ConfigError("no training images to fit the sampling prior on")
     return torch.cat(codes)

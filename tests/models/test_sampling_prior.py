@@ -41,6 +41,41 @@ def test_em_recovers_a_known_two_component_mixture():
     assert torch.allclose(cov, torch.tensor([[1.36, 0.3], [0.3, 0.25]]), atol=0.06)
 
 
+def test_several_draws_per_image_come_from_one_encoder_pass():
+    from genzoo_models.sampling_prior import encoded_codes
+
+    calls = []
+
+    def encode(batch):
+        calls.append(len(batch))
+        return batch[:, :2] * 10, torch.full((len(batch), 2), math.log(0.01))  # sigma = 0.1
+
+    batches = [torch.randn(5, 3), torch.randn(4, 3)]
+    codes = encoded_codes(encode, batches, draws=3)
+    assert calls == [5, 4] and codes.shape == (27, 2)
+    first = codes[:15].view(3, 5, 2)  # the first batch's three draws
+    assert not torch.equal(first[0], first[1])  # fresh noise per draw ...
+    assert torch.allclose(first.mean(0), batches[0][:, :2] * 10, atol=0.3)  # ... around the same means
+    assert torch.equal(codes, encoded_codes(encode, batches, draws=3))  # seeded
+    assert torch.equal(encoded_codes(encode, batches)[:5], first[0])  # draws=1 is the first of them
+
+
+def test_the_expanded_mahalanobis_density_is_exact_for_many_tight_components():
+    # the E-step expands (x − m)ᵀP(x − m) into GEMMs; check it against torch.distributions where
+    # cancellation would show: 50 components of 16 dimensions, some tight, points near and far
+    g = torch.Generator().manual_seed(0)
+    centres = torch.randn(50, 16, generator=g) * 5
+    codes = centres[torch.randint(50, (6000,), generator=g)] + torch.randn(6000, 16, generator=g) * 0.05
+    prior = fitted_prior(codes, components=50, iterations=5)
+    points = torch.cat([codes[:20], torch.randn(5, 16, generator=g) * 20])
+    scales = prior.scales.double()
+    mixture = torch.distributions.MixtureSameFamily(
+        torch.distributions.Categorical(probs=prior.weights.double()),
+        torch.distributions.MultivariateNormal(prior.means.double(), scale_tril=scales),
+    )
+    assert torch.allclose(prior.log_prob(points.double()), mixture.log_prob(points.double()), rtol=1e-6, atol=1e-6)
+
+
 def test_the_noise_map_draws_exactly_from_the_mixture_and_is_deterministic():
     prior = fitted_prior(two_blobs())
     noise = torch.randn(40000, 2, generator=torch.Generator().manual_seed(1))
