@@ -132,6 +132,7 @@ def build(cls: type[T], values: Mapping[str, Any] | None = None, *, prefix: str 
     kwargs = {}
     for name, value in values.items():
         value = _merge_dict_default(known[name], hints[name], value)
+        value = _merge_nested_default(known[name], hints[name], value)
         kwargs[name] = _coerce(value, hints[name], prefix + name)
     try:
         return cls(**kwargs)
@@ -148,6 +149,25 @@ def _merge_dict_default(f: Field, hint: Any, value: Any) -> Any:
         return value
     default = f.default_factory()  # type: ignore[misc]
     return {**default, **value} if isinstance(default, Mapping) else value
+
+
+def _merge_nested_default(f: Field, hint: Any, value: Any) -> Any:
+    """A nested config given as a partial table starts from the *field's* default, not its class's:
+    with ``sampling_prior = SamplingPriorConfig(components=50)`` as a model's default,
+    ``--set sampling_prior.temperature=0.8`` keeps the 50 components."""
+    if not (is_dataclass(hint) and isinstance(value, Mapping)) or f.default_factory is MISSING:  # type: ignore[misc]
+        return value
+    return _deep_merge(to_dict(f.default_factory()), value)  # type: ignore[misc]
+
+
+def _deep_merge(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in update.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
 
 
 def parse_value(text: str) -> Any:
@@ -254,17 +274,19 @@ def _check_annotations(cls: type, prefix: str) -> None:
             _check_annotations(hint, f"{prefix}{f.name}.")
 
 
-def describe_fields(cls: type | None, prefix: str = "") -> list[tuple[str, str, str, str]]:
-    """Rows ``(name, type, default, doc)`` for every field of a config dataclass, recursively."""
+def describe_fields(cls: type | None, prefix: str = "", defaults: Any = None) -> list[tuple[str, str, str, str]]:
+    """Rows ``(name, type, default, doc)`` for every field of a config dataclass, recursively; a nested
+    config shows its field's default (``defaults``), which may differ from its class's."""
     if cls is None:
         return []
     rows: list[tuple[str, str, str, str]] = []
     hints = _type_hints(cls)
     for f in fields(cls):
         hint = hints[f.name]
-        default = _default_of(f)
+        default = getattr(defaults, f.name) if defaults is not None else _default_of(f)
         if is_dataclass(hint):
-            rows.extend(describe_fields(hint, prefix + f.name + "."))
+            nested = default if is_dataclass(default) else None
+            rows.extend(describe_fields(hint, prefix + f.name + ".", nested))
             continue
         type_name = _type_name(hint)
         rows.append((prefix + f.name, type_name, repr(default), f.metadata.get("doc", "")))

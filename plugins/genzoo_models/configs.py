@@ -75,7 +75,7 @@ class SamplingPriorConfig:
         "every checkpoint, ex-post density estimation) or 'normal' (N(0, I), the training prior: the papers)",
         "mixture",
     )
-    components: int = doc("mixture components (20: MODELS.md)", 20)
+    components: int = doc("mixture components (20; alpha-gan and vae-gan default to 50: MODELS.md)", 20)
     images: int = doc("training images encoded for each fit (the first N of the training split)", 10000)
     draws: int = doc(
         "codes z = mu + sigma * eps drawn per encoded image (several eps each: more codes for the fit from "
@@ -228,7 +228,9 @@ class AlphaGANConfig:
         "the encoder is deterministic; likelihood metrics use q(z|x) = N(E(x), posterior_std^2 I)", 0.1
     )
     sampling_prior: SamplingPriorConfig = doc(
-        "the distribution samples draw codes from (ex-post density estimation; MODELS.md)", default_factory=SamplingPriorConfig
+        "the distribution samples draw codes from (ex-post density estimation; 50 components fitted to 4 codes "
+        "per image: MODELS.md)",
+        default_factory=lambda: SamplingPriorConfig(components=50, draws=4),
     )
     net: BatchNormDiscriminatorNet = doc("network sizes", default_factory=BatchNormDiscriminatorNet)
     loss: AlphaGANLosses = doc("loss plugins", default_factory=AlphaGANLosses)
@@ -260,7 +262,9 @@ class VAEGANConfig:
     betas: Betas = doc("Adam betas of every player", (0.5, 0.999))
     discriminator_steps: int = doc("discriminator steps per iteration", 1)
     sampling_prior: SamplingPriorConfig = doc(
-        "the distribution samples draw codes from (ex-post density estimation; MODELS.md)", default_factory=SamplingPriorConfig
+        "the distribution samples draw codes from (ex-post density estimation; 50 components fitted to 4 codes "
+        "per image: MODELS.md)",
+        default_factory=lambda: SamplingPriorConfig(components=50, draws=4),
     )
     net: BatchNormDiscriminatorNet = doc("network sizes", default_factory=BatchNormDiscriminatorNet)
     loss: VAEGANLosses = doc("loss plugins", default_factory=VAEGANLosses)

@@ -135,3 +135,19 @@ def test_types_are_shown_readably():
     assert rows == {"betas": "tuple", "sizes": "list", "options": "dict", "maybe": "float | None",
                     "pair": "tuple[int, ...]", "table": "dict[str, tuple[float, float]]"}
     assert ("betas", "tuple[float, float]", "(0.5, 0.9)", "Adam betas") in describe_fields(Cfg)
+
+
+def test_a_partial_nested_override_starts_from_the_fields_default_not_its_classs() -> None:
+    # alpha-gan and vae-gan default to a 50-component prior fitted to 4 draws per image; a user
+    # changing its temperature must keep those, and `genzoo info` must show them
+    from genzoo.config import describe_fields
+    from genzoo.registry import get_registry
+
+    registry = get_registry()
+    spec = registry.get("model", "vae-gan")
+    prior = registry.make_config(spec, {"sampling_prior": {"temperature": 0.8}}).sampling_prior
+    assert (prior.components, prior.draws, prior.temperature) == (50, 4, 0.8)
+    gvae_prior = registry.make_config(registry.get("model", "gvae"), {"sampling_prior": {"temperature": 0.8}}).sampling_prior
+    assert (gvae_prior.components, gvae_prior.draws) == (20, 1)
+    rows = {name: default for name, _, default, _ in describe_fields(type(registry.make_config(spec)))}
+    assert rows["sampling_prior.components"] == "50" and rows["sampling_prior.draws"] == "4"
