@@ -132,7 +132,6 @@ def build(cls: type[T], values: Mapping[str, Any] | None = None, *, prefix: str 
     kwargs = {}
     for name, value in values.items():
         value = _merge_dict_default(known[name], hints[name], value)
-        value = _merge_nested_default(known[name], hints[name], value)
         kwargs[name] = _coerce(value, hints[name], prefix + name)
     try:
         return cls(**kwargs)
@@ -151,20 +150,12 @@ def _merge_dict_default(f: Field, hint: Any, value: Any) -> Any:
     return {**default, **value} if isinstance(default, Mapping) else value
 
 
-def _merge_nested_default(f: Field, hint: Any, value: Any) -> Any:
-    """A nested config given as a partial table starts from the *field's* default, not its class's:
-    with ``sampling_prior = SamplingPriorConfig(components=50)`` as a model's default,
-    ``--set sampling_prior.temperature=0.8`` keeps the 50 components."""
-    if not (is_dataclass(hint) and isinstance(value, Mapping)) or f.default_factory is MISSING:  # type: ignore[misc]
-        return value
-    return _deep_merge(to_dict(f.default_factory()), value)  # type: ignore[misc]
-
-
-def _deep_merge(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
+def deep_merge(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` with ``update``'s entries, tables merged key by key at every depth."""
     merged = dict(base)
     for key, value in update.items():
         if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = _deep_merge(merged[key], value)
+            merged[key] = deep_merge(merged[key], value)
         else:
             merged[key] = value
     return merged

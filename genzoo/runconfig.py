@@ -213,6 +213,8 @@ def resolve_run_config(
             values["train"]["epochs"] = 0.0
     routed = route_overrides(overrides or [])
     values = apply_overrides(values, routed)
+    if base is None and isinstance(values.get("model_config"), dict):
+        values["model_config"] = _nested_tables_from_defaults(spec, values["model_config"], registry)
     for table in ("model_config", "data_config", "train"):
         _refuse_non_finite(values.get(table), table)
     train_values = values.setdefault("train", {})
@@ -220,6 +222,23 @@ def resolve_run_config(
     if base is None and default_steps and "steps" not in train_values and not train_values.get("epochs"):
         train_values["steps"] = default_steps
     return RunConfig.from_dict(values)
+
+
+def _nested_tables_from_defaults(spec: Any, model_config: dict[str, Any], registry: Any) -> dict[str, Any]:
+    """A new run's partial nested tables, completed from the model's *own* defaults.
+
+    ``--set sampling_prior.temperature=0.8`` gives ``{"sampling_prior": {"temperature": 0.8}}``;
+    built as is, the other fields would take the nested class's defaults, not the model's (vae-gan's
+    prior defaults to 50 components, the class to 20). Completing them here, where only user input
+    arrives, leaves stored configs alone: a run folder or checkpoint written before a field existed
+    still reads that field at the class default, the behaviour it was trained with.
+    """
+    from genzoo.config import deep_merge, to_dict
+    from genzoo.registry import get_registry
+
+    defaults = to_dict((registry or get_registry()).make_config(spec, None)) if spec is not None else {}
+    return {key: deep_merge(defaults[key], value) if isinstance(value, dict) and isinstance(defaults.get(key), dict) else value
+            for key, value in model_config.items()}
 
 
 def _refuse_non_finite(value: Any, where: str) -> None:

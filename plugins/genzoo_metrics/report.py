@@ -185,7 +185,14 @@ class ReportBuilder:
         record_path = run_dir / RUN_RECORD
         if record_path.is_file() and (run_dir / "model.safetensors").is_file():
             record = json.loads(record_path.read_text())
-            if self._trained_settings(read_run_config(run_dir)) != self._trained_settings(requested):
+            try:
+                trained = self._trained_settings(read_run_config(run_dir))
+            except ConfigError as exc:  # a damaged config.json, or one no plugin can build any more
+                raise ConfigError(
+                    f"{run_dir} cannot be reused: its config.json does not resolve ({exc}); "
+                    "give another --out (or delete that folder to retrain it)"
+                ) from None
+            if trained != self._trained_settings(requested):
                 raise ConfigError(
                     f"{run_dir} was trained with other settings than this report asks for; "
                     "give another --out (or delete that folder to retrain it)"

@@ -180,15 +180,46 @@ def _normal_icdf(p: Tensor) -> Tensor:
 
 def encoded_codes(encode, batches: Iterable[Tensor], seed: int = 0, draws: int = 1) -> Tensor:
     """z = μ + σ·ε, ``draws`` codes per image of ``batches`` from one encoder pass (ε seeded, so a fit
-    never touches the global RNG)."""
+    never touches the global RNG).
+
+    With several draws the noise comes from a stream drawn in fixed-size blocks and handed out image
+    by image, so the codes do not depend on how the images are batched (``torch.randn`` fills
+    tensors of different sizes from the same generator differently): the trainer's fit at its batch
+    size and ``genzoo fit-prior``'s at another give the same prior. One draw keeps the per-batch
+    noise the published checkpoints' priors were fitted with.
+    """
     generator = torch.Generator().manual_seed(seed)
+    stream = _ImageNoise(generator, draws) if draws > 1 else None
     codes = []
     for batch in batches:
         mu, logvar = encode(batch)
-        std = (0.5 * logvar).exp()
-        for _ in range(draws):
+        if stream is None:
             eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype).to(mu.device)
-            codes.append((mu + std * eps).float().cpu())
+            codes.append((mu + (0.5 * logvar).exp() * eps).float().cpu())
+            continue
+        eps = stream.take(mu.shape[0], mu.shape[1:]).to(mu.device, mu.dtype)  # (B, draws, d)
+        z = mu[:, None] + (0.5 * logvar).exp()[:, None] * eps
+        codes.append(z.flatten(0, 1).float().cpu())
     if not codes:
         raise ConfigError("no training images to fit the sampling prior on")
     return torch.cat(codes)
+
+
+class _ImageNoise:
+    """Standard normal noise of shape (draws, *code) per image, drawn ``BLOCK`` images at a time."""
+
+    BLOCK = 1024
+
+    def __init__(self, generator: torch.Generator, draws: int) -> None:
+        self.generator, self.draws = generator, draws
+        self.left = torch.empty(0)
+
+    def take(self, n: int, code_shape: torch.Size) -> Tensor:
+        parts, needed = [], n
+        while needed:
+            if not len(self.left):
+                self.left = torch.randn((self.BLOCK, self.draws, *code_shape), generator=self.generator)
+            part, self.left = self.left[:needed], self.left[needed:]
+            parts.append(part)
+            needed -= len(part)
+        return torch.cat(parts)

@@ -137,17 +137,25 @@ def test_types_are_shown_readably():
     assert ("betas", "tuple[float, float]", "(0.5, 0.9)", "Adam betas") in describe_fields(Cfg)
 
 
-def test_a_partial_nested_override_starts_from_the_fields_default_not_its_classs() -> None:
+def test_a_partial_nested_override_starts_from_the_models_default_and_stored_configs_keep_theirs() -> None:
     # alpha-gan and vae-gan default to a 50-component prior fitted to 4 draws per image; a user
-    # changing its temperature must keep those, and `genzoo info` must show them
+    # changing its temperature keeps those, and `genzoo info` shows them ...
     from genzoo.config import describe_fields
     from genzoo.registry import get_registry
+    from genzoo.runconfig import resolve_run_config
 
     registry = get_registry()
     spec = registry.get("model", "vae-gan")
-    prior = registry.make_config(spec, {"sampling_prior": {"temperature": 0.8}}).sampling_prior
+    asked = resolve_run_config(model="vae-gan", overrides=["sampling_prior.temperature=0.8"], registry=registry)
+    prior = registry.make_config(spec, asked.model_config).sampling_prior
     assert (prior.components, prior.draws, prior.temperature) == (50, 4, 0.8)
-    gvae_prior = registry.make_config(registry.get("model", "gvae"), {"sampling_prior": {"temperature": 0.8}}).sampling_prior
+    asked = resolve_run_config(model="gvae", overrides=["sampling_prior.temperature=0.8"], registry=registry)
+    gvae_prior = registry.make_config(registry.get("model", "gvae"), asked.model_config).sampling_prior
     assert (gvae_prior.components, gvae_prior.draws) == (20, 1)
     rows = {name: default for name, _, default, _ in describe_fields(type(registry.make_config(spec)))}
     assert rows["sampling_prior.components"] == "50" and rows["sampling_prior.draws"] == "4"
+    # ... while a stored config written before `draws` existed reads it at 1, what it was fitted with
+    stored = {"sampling_prior": {"kind": "mixture", "components": 20, "images": 10000, "iterations": 100,
+                                 "ridge": 1e-4, "temperature": 1.0}}
+    old = registry.make_config(spec, stored).sampling_prior
+    assert (old.components, old.draws) == (20, 1)

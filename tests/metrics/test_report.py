@@ -83,6 +83,11 @@ def test_report_runs_the_whole_protocol_and_reuses_runs(tmp_path, metrics_regist
     run_config_path.write_text(json.dumps(run_config))
     stale = CliRunner().invoke(app, args)
     assert stale.exit_code == 1 and "was trained with other settings" in stale.output
+    # a config.json no plugin can build any more is one line naming the folder
+    run_config["model_config"]["no_such_field"] = 1
+    run_config_path.write_text(json.dumps(run_config))
+    broken = CliRunner().invoke(app, args)
+    assert broken.exit_code == 1 and "cannot be reused" in broken.output and tuned["runs"][0] in broken.output
 
 
 def test_report_refuses_settings_that_make_no_sense(tmp_path, metrics_registry) -> None:

@@ -41,7 +41,7 @@ def test_em_recovers_a_known_two_component_mixture():
     assert torch.allclose(cov, torch.tensor([[1.36, 0.3], [0.3, 0.25]]), atol=0.06)
 
 
-def test_several_draws_per_image_come_from_one_encoder_pass():
+def test_several_draws_per_image_come_from_one_encoder_pass_whatever_the_batching():
     from genzoo_models.sampling_prior import encoded_codes
 
     calls = []
@@ -50,14 +50,19 @@ def test_several_draws_per_image_come_from_one_encoder_pass():
         calls.append(len(batch))
         return batch[:, :2] * 10, torch.full((len(batch), 2), math.log(0.01))  # sigma = 0.1
 
-    batches = [torch.randn(5, 3), torch.randn(4, 3)]
+    images = torch.randn(9, 3)
+    batches = [images[:5], images[5:]]
     codes = encoded_codes(encode, batches, draws=3)
     assert calls == [5, 4] and codes.shape == (27, 2)
-    first = codes[:15].view(3, 5, 2)  # the first batch's three draws
-    assert not torch.equal(first[0], first[1])  # fresh noise per draw ...
-    assert torch.allclose(first.mean(0), batches[0][:, :2] * 10, atol=0.3)  # ... around the same means
+    per_image = codes.view(9, 3, 2)  # an image's three draws together
+    assert not torch.equal(per_image[:, 0], per_image[:, 1])  # fresh noise per draw ...
+    assert torch.allclose(per_image.mean(1), images[:, :2] * 10, atol=0.3)  # ... around the same means
     assert torch.equal(codes, encoded_codes(encode, batches, draws=3))  # seeded
-    assert torch.equal(encoded_codes(encode, batches)[:5], first[0])  # draws=1 is the first of them
+    # the trainer fits at its batch size, `genzoo fit-prior` at another: the same codes
+    assert torch.equal(codes, encoded_codes(encode, [images[:2], images[2:7], images[7:]], draws=3))
+    big = torch.randn(2500, 3)  # past one block of the noise stream
+    assert torch.equal(encoded_codes(encode, [big[:64 * 20], big[64 * 20:]], draws=4),
+                       encoded_codes(encode, list(big.split(256)), draws=4))
 
 
 def test_the_expanded_mahalanobis_density_is_exact_for_many_tight_components():
