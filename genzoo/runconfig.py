@@ -236,7 +236,7 @@ def _nested_tables_from_defaults(spec: Any, model_config: dict[str, Any], regist
     from genzoo.config import deep_merge, to_dict
     from genzoo.registry import get_registry
 
-    defaults = to_dict((registry or get_registry()).make_config(spec, None)) if spec is not None else {}
+    defaults = to_dict((registry or get_registry()).make_config(spec, None))  # spec: resolved for every new run
     return {key: deep_merge(defaults[key], value) if isinstance(value, dict) and isinstance(defaults.get(key), dict) else value
             for key, value in model_config.items()}
 

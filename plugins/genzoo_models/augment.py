@@ -20,11 +20,15 @@ the trainer seeds and checkpoints, so resume stays exact.
 
 from __future__ import annotations
 
+import typing
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-AUGMENTATIONS = ("none", "translation")
+from genzoo_models.configs import Augmentation
+
+AUGMENTATIONS = typing.get_args(Augmentation)  # the config's choices, one list
 
 
 def translate(x: Tensor, ratio: float = 0.125) -> Tensor:

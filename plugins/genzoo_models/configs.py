@@ -24,6 +24,11 @@ Augmentation = Literal["none", "translation"]  # genzoo_models.augment
 Betas = tuple[float, float]
 
 
+def _dense_prior() -> "SamplingPriorConfig":
+    """alpha-gan's and vae-gan's sampling prior: 50 components fitted to 4 codes per image (MODELS.md)."""
+    return SamplingPriorConfig(components=50, draws=4)
+
+
 def _options(text: str, **defaults: Any) -> Any:
     return field(default_factory=lambda: dict(defaults), metadata={"doc": text})
 
@@ -230,7 +235,7 @@ class AlphaGANConfig:
     sampling_prior: SamplingPriorConfig = doc(
         "the distribution samples draw codes from (ex-post density estimation; 50 components fitted to 4 codes "
         "per image: MODELS.md)",
-        default_factory=lambda: SamplingPriorConfig(components=50, draws=4),
+        default_factory=_dense_prior,
     )
     net: BatchNormDiscriminatorNet = doc("network sizes", default_factory=BatchNormDiscriminatorNet)
     loss: AlphaGANLosses = doc("loss plugins", default_factory=AlphaGANLosses)
@@ -264,7 +269,7 @@ class VAEGANConfig:
     sampling_prior: SamplingPriorConfig = doc(
         "the distribution samples draw codes from (ex-post density estimation; 50 components fitted to 4 codes "
         "per image: MODELS.md)",
-        default_factory=lambda: SamplingPriorConfig(components=50, draws=4),
+        default_factory=_dense_prior,
     )
     net: BatchNormDiscriminatorNet = doc("network sizes", default_factory=BatchNormDiscriminatorNet)
     loss: VAEGANLosses = doc("loss plugins", default_factory=VAEGANLosses)
