@@ -29,6 +29,13 @@ def _dense_prior() -> "SamplingPriorConfig":
     return SamplingPriorConfig(components=50, draws=4)
 
 
+def _wide_critic_net() -> "NetConfig":
+    """wgan-gp's nets: a critic of width 64, as in Gulrajani et al.'s MNIST code (more recognisable samples,
+    lower FID and higher recall than width 32 on three seeds; MODELS.md). It doubles the FLOPs of an
+    iteration (two critic steps with the penalty's double backward) and costs about 1.5x its time."""
+    return NetConfig(discriminator_width=64)
+
+
 def _options(text: str, **defaults: Any) -> Any:
     return field(default_factory=lambda: dict(defaults), metadata={"doc": text})
 
@@ -156,7 +163,7 @@ class WGANGPConfig:
         "(DiffAugment, Zhao et al. 2020; genzoo_models.augment)",
         "none",
     )
-    net: NetConfig = doc("network sizes", default_factory=NetConfig)
+    net: NetConfig = doc("network sizes (critic width 64)", default_factory=_wide_critic_net)
     loss: WGANGPLosses = doc("loss plugins", default_factory=WGANGPLosses)
 
 

@@ -159,3 +159,18 @@ def test_a_partial_nested_override_starts_from_the_models_default_and_stored_con
                                  "ridge": 1e-4, "temperature": 1.0}}
     old = registry.make_config(spec, stored).sampling_prior
     assert (old.components, old.draws) == (20, 1)
+
+
+def test_wgan_gps_wider_critic_survives_a_partial_net_override_and_other_models_keep_32() -> None:
+    from genzoo.registry import get_registry
+    from genzoo.runconfig import resolve_run_config
+
+    registry = get_registry()
+    spec = registry.get("model", "wgan-gp")
+    assert registry.make_config(spec).net.discriminator_width == 64
+    asked = resolve_run_config(model="wgan-gp", overrides=["net.generator_width=16"], registry=registry)
+    net = registry.make_config(spec, asked.model_config).net
+    assert (net.generator_width, net.discriminator_width) == (16, 64)
+    assert registry.make_config(registry.get("model", "gvae")).net.discriminator_width == 32
+    # a stored config keeps the width it was trained with
+    assert registry.make_config(spec, {"net": {"discriminator_width": 32}}).net.discriminator_width == 32
