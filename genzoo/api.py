@@ -185,7 +185,7 @@ def train(
         values["dataset"] = custom.name
     elif isinstance(data, str):
         values["dataset"] = data
-    run_config: RunConfig = resolve_run_config(model=model, flags=flags, base=values)
+    run_config: RunConfig = resolve_run_config(model=model, flags=flags, settings=values)
     run_dir = Path(out) if out is not None else (
         Path("runs") / f"{run_config.model.replace(':', '-')}-{run_config.dataset.replace(':', '-')}-"
         f"{time.strftime('%Y%m%d-%H%M%S')}")

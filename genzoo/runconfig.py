@@ -20,6 +20,7 @@ config) is accepted as a config file too, so ``--config runs/g/config.json`` rep
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import math
@@ -169,17 +170,19 @@ def resolve_run_config(
     flags: dict[str, Any] | None = None,
     overrides: list[str] | None = None,
     base: dict[str, Any] | None = None,
+    settings: dict[str, Any] | None = None,
     preset: str | None = None,
     registry: Any = None,
 ) -> RunConfig:
-    """Merge ``base`` (a saved run), a TOML file, a model preset, CLI flags and ``--set`` overrides.
+    """Merge ``base`` (a saved run), a TOML file, ``settings`` (the same tables from Python), a model
+    preset, CLI flags and ``--set`` overrides.
 
-    A new run with no step or epoch budget anywhere trains for the model's ``default_steps``.
+    A new run (no ``base``) with no step or epoch budget anywhere trains for the model's
+    ``default_steps``, and its partial nested tables are completed from the model's own defaults.
     """
     values: dict[str, Any] = json.loads(json.dumps(base or {}))
-    if config_file:
-        file_values = load_config_file(config_file)
-        for key, value in file_values.items():
+    for tables in (load_config_file(config_file) if config_file else {}, copy.deepcopy(settings or {})):
+        for key, value in tables.items():
             if isinstance(value, dict) and isinstance(values.get(key), dict):
                 values[key].update(value)
             else:

@@ -61,3 +61,28 @@ def test_bad_user_data_and_settings_are_one_clear_error(tmp_path):
     with pytest.raises(ConfigError, match="unknown train setting 'log_evry'"):
         genzoo.train("vae", out=tmp_path / "c", log_evry=3)
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_train_resolves_a_new_run_like_genzoo_run_does(tmp_path, monkeypatch):
+    # the model's default budget and its own nested defaults, not the bare config classes'
+    import genzoo.trainer
+    from genzoo.runconfig import resolve_run_config
+
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def capture(run_config, run_dir, **_):
+        seen["config"] = run_config
+        raise Stop
+
+    monkeypatch.setattr(genzoo.trainer, "Trainer", capture)
+    config = {"net": {"generator_width": 16}}
+    with pytest.raises(Stop):
+        genzoo.train("wgan-gp", out=tmp_path / "run", device="cpu", config=config)
+    cli = resolve_run_config(model="wgan-gp", overrides=["net.generator_width=16"])
+    assert seen["config"].train.steps == cli.train.steps == 2500
+    assert seen["config"].model_config == cli.model_config
+    assert seen["config"].model_config["net"]["discriminator_width"] == 64
+    assert config == {"net": {"generator_width": 16}}  # the caller's dict is not modified
