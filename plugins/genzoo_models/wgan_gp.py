@@ -8,8 +8,9 @@ Critic D (no batch norm) and generator G, z ~ N(0, I):
 
 lambda = 10. The ``paper`` preset is the official MNIST code: 5 critic steps, Adam(1e-4, betas (0.5, 0.9))
 (REFERENCE.md sec. 1.3; the paper's Algorithm 1 uses beta1 = 0). The defaults, measured at equal CPU time
-(MODELS.md), take 2 critic steps at a critic lr of 4e-4 and a generator lr of 2e-4 (two time-scales),
-with a critic 64 wide (the official code's DIM = 64) and the shared 32-wide generator.
+(MODELS.md), take 2 critic steps at a critic lr of 4e-4 and a generator lr of 2e-4 (two time-scales).
+The critic is 64 wide (the official code's DIM = 64; chosen on three seeds, MODELS.md), the generator
+the zoo's shared 32-wide one.
 The loss is the ``loss.adversarial`` plugin, so
 ``--set loss.adversarial=hinge`` trains the same nets with the hinge loss. ``--set augment=translation``
 shows the critic randomly shifted real and generated images (DiffAugment; genzoo_models.augment).

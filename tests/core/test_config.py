@@ -161,7 +161,9 @@ def test_a_partial_nested_override_starts_from_the_models_default_and_stored_con
     assert (old.components, old.draws) == (20, 1)
 
 
-def test_wgan_gps_wider_critic_survives_a_partial_net_override_and_other_models_keep_32() -> None:
+def test_wgan_gps_wider_critic_survives_a_partial_net_override_and_other_models_keep_32(tmp_path) -> None:
+    from genzoo.checkpoint import load_model, save_model
+    from genzoo.config import to_dict
     from genzoo.registry import get_registry
     from genzoo.runconfig import resolve_run_config
 
@@ -171,6 +173,19 @@ def test_wgan_gps_wider_critic_survives_a_partial_net_override_and_other_models_
     asked = resolve_run_config(model="wgan-gp", overrides=["net.generator_width=16"], registry=registry)
     net = registry.make_config(spec, asked.model_config).net
     assert (net.generator_width, net.discriminator_width) == (16, 64)
-    assert registry.make_config(registry.get("model", "gvae")).net.discriminator_width == 32
-    # a stored config keeps the width it was trained with
-    assert registry.make_config(spec, {"net": {"discriminator_width": 32}}).net.discriminator_width == 32
+    for name in ("gvae", "vae-gan", "alpha-gan", "avb"):
+        assert registry.make_config(registry.get("model", name)).net.discriminator_width == 32, name
+
+    def critic_width(model) -> int:
+        return next(p for n, p in model.named_parameters() if n.startswith("critic.")).shape[0]
+
+    # a checkpoint trained at width 32 (before the change) loads at width 32 from its stored config
+    config = to_dict(registry.make_config(spec, {"net": {**to_dict(net), "discriminator_width": 32}}))
+    model = registry.build_model("wgan-gp", config, (1, 28, 28))
+    assert critic_width(model) == 32
+    meta = {"model": "wgan-gp", "plugin": "models", "plugin_distribution": "genzoo", "plugin_version": "0.1.0", "config": config,
+            "dataset": "mnist5k", "dataset_config": {}, "data_shape": [1, 28, 28], "normalisation": {},
+            "genzoo_version": "0.1.0", "step": 0}
+    loaded, _ = load_model(save_model(tmp_path / "old.safetensors", model, meta))
+    assert critic_width(loaded) == 32
+    assert critic_width(registry.build_model("wgan-gp", None, (1, 28, 28))) == 64
