@@ -15,7 +15,7 @@ _PKG = "genzoo_models"
 # 2 quiet CPU cores on mnist5k; MODELS.md has the runs behind the recipes and the measured wall times.
 GVAE_STEPS = 2000
 VAE_STEPS = 6000
-WGANGP_STEPS = 2500
+WGANGP_STEPS = 2000  # at critic width 64: 2,500 took 11 min 37 s on the 2 idle cores; MODELS.md
 ALPHAGAN_STEPS = 2000
 VAEGAN_STEPS = 2000
 AVB_STEPS = 2000

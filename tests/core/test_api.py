@@ -82,7 +82,9 @@ def test_train_resolves_a_new_run_like_genzoo_run_does(tmp_path, monkeypatch):
     with pytest.raises(Stop):
         genzoo.train("wgan-gp", out=tmp_path / "run", device="cpu", config=config)
     cli = resolve_run_config(model="wgan-gp", overrides=["net.generator_width=16"])
-    assert seen["config"].train.steps == cli.train.steps == 2500
+    from genzoo.registry import get_registry
+
+    assert seen["config"].train.steps == cli.train.steps == get_registry().get("model", "wgan-gp").default_steps
     assert seen["config"].model_config == cli.model_config
     assert seen["config"].model_config["net"]["discriminator_width"] == 64
     assert config == {"net": {"generator_width": 16}}  # the caller's dict is not modified
