@@ -66,7 +66,7 @@ def test_bad_user_data_and_settings_are_one_clear_error(tmp_path):
 def test_train_resolves_a_new_run_like_genzoo_run_does(tmp_path, monkeypatch):
     # the model's default budget and its own nested defaults, not the bare config classes'
     import genzoo.trainer
-    from genzoo.runconfig import resolve_run_config
+    from genzoo.runconfig import TrainConfig, resolve_run_config
 
     seen = {}
 
@@ -88,3 +88,7 @@ def test_train_resolves_a_new_run_like_genzoo_run_does(tmp_path, monkeypatch):
     assert seen["config"].model_config == cli.model_config
     assert seen["config"].model_config["net"]["discriminator_width"] == 64
     assert config == {"net": {"generator_width": 16}}  # the caller's dict is not modified
+    # vae's budget (6,000) differs from TrainConfig's own default, so a lost budget shows here
+    with pytest.raises(Stop):
+        genzoo.train("vae", out=tmp_path / "vae", device="cpu")
+    assert seen["config"].train.steps == get_registry().get("model", "vae").default_steps != TrainConfig().steps

@@ -14,8 +14,12 @@ from genzoo.steps import build_optimizers
 def test_a_new_run_without_a_budget_trains_for_the_models_default_steps():
     from genzoo.registry import get_registry
 
+    from genzoo.runconfig import TrainConfig
+
     spec = get_registry().get("model", "gvae")
     assert spec.default_steps and resolve_run_config(model="gvae").train.steps == spec.default_steps
+    vae = get_registry().get("model", "vae")  # a budget unlike TrainConfig's own default, so its loss shows
+    assert resolve_run_config(model="vae").train.steps == vae.default_steps != TrainConfig().steps
     assert resolve_run_config(model="gvae", flags={"steps": 7}).train.steps == 7
     assert resolve_run_config(model="gvae", overrides=["train.steps=9"]).train.steps == 9
     assert resolve_run_config(model="gvae", flags={"epochs": 2.0}).train.epochs == 2.0
