@@ -32,7 +32,7 @@ def _dense_prior() -> "SamplingPriorConfig":
 def _wide_critic_net() -> "NetConfig":
     """wgan-gp's nets: a critic of width 64, as in Gulrajani et al.'s MNIST code (more recognisable samples,
     lower FID and higher recall than width 32 on three seeds; MODELS.md). It doubles the FLOPs of an
-    iteration (two critic steps with the penalty's double backward) and costs about 1.5x its time."""
+    iteration (two critic steps with the penalty's double backward) and costs about 1.4x its time."""
     return NetConfig(discriminator_width=64)
 
 

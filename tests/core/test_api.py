@@ -66,6 +66,7 @@ def test_bad_user_data_and_settings_are_one_clear_error(tmp_path):
 def test_train_resolves_a_new_run_like_genzoo_run_does(tmp_path, monkeypatch):
     # the model's default budget and its own nested defaults, not the bare config classes'
     import genzoo.trainer
+    from genzoo.registry import get_registry
     from genzoo.runconfig import TrainConfig, resolve_run_config
 
     seen = {}
@@ -82,8 +83,6 @@ def test_train_resolves_a_new_run_like_genzoo_run_does(tmp_path, monkeypatch):
     with pytest.raises(Stop):
         genzoo.train("wgan-gp", out=tmp_path / "run", device="cpu", config=config)
     cli = resolve_run_config(model="wgan-gp", overrides=["net.generator_width=16"])
-    from genzoo.registry import get_registry
-
     assert seen["config"].train.steps == cli.train.steps == get_registry().get("model", "wgan-gp").default_steps
     assert seen["config"].model_config == cli.model_config
     assert seen["config"].model_config["net"]["discriminator_width"] == 64

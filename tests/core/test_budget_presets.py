@@ -7,14 +7,12 @@ import torch
 
 from genzoo.data import TensorImageDataset, split_holdout
 from genzoo.errors import ConfigError, DataError
-from genzoo.runconfig import resolve_run_config
+from genzoo.runconfig import TrainConfig, resolve_run_config
 from genzoo.steps import build_optimizers
 
 
 def test_a_new_run_without_a_budget_trains_for_the_models_default_steps():
     from genzoo.registry import get_registry
-
-    from genzoo.runconfig import TrainConfig
 
     spec = get_registry().get("model", "gvae")
     assert spec.default_steps and resolve_run_config(model="gvae").train.steps == spec.default_steps

@@ -162,7 +162,7 @@ def test_a_partial_nested_override_starts_from_the_models_default_and_stored_con
 
 
 def test_wgan_gps_wider_critic_survives_a_partial_net_override_and_other_models_keep_32(tmp_path) -> None:
-    from genzoo.checkpoint import load_model, save_model
+    from genzoo.checkpoint import load_model, model_metadata, save_model
     from genzoo.config import to_dict
     from genzoo.registry import get_registry
     from genzoo.runconfig import resolve_run_config
@@ -183,9 +183,8 @@ def test_wgan_gps_wider_critic_survives_a_partial_net_override_and_other_models_
     config = to_dict(registry.make_config(spec, {"net": {**to_dict(net), "discriminator_width": 32}}))
     model = registry.build_model("wgan-gp", config, (1, 28, 28))
     assert critic_width(model) == 32
-    meta = {"model": "wgan-gp", "plugin": "models", "plugin_distribution": "genzoo", "plugin_version": "0.1.0", "config": config,
-            "dataset": "mnist5k", "dataset_config": {}, "data_shape": [1, 28, 28], "normalisation": {},
-            "genzoo_version": "0.1.0", "step": 0}
+    meta = model_metadata(model, registry.resolve("model", "wgan-gp"), dataset="mnist5k", dataset_config={},
+                          data_shape=(1, 28, 28), normalisation={}, step=0)
     loaded, _ = load_model(save_model(tmp_path / "old.safetensors", model, meta))
     assert critic_width(loaded) == 32
     assert critic_width(registry.build_model("wgan-gp", None, (1, 28, 28))) == 64
