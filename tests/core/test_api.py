@@ -9,7 +9,10 @@ import torch
 from torch.utils.data import TensorDataset
 
 import genzoo
+import genzoo.trainer
 from genzoo.errors import ConfigError
+from genzoo.registry import get_registry
+from genzoo.runconfig import TrainConfig, resolve_run_config
 
 
 def test_load_a_published_checkpoint_by_name_and_use_it():
@@ -65,10 +68,6 @@ def test_bad_user_data_and_settings_are_one_clear_error(tmp_path):
 
 def test_train_resolves_a_new_run_like_genzoo_run_does(tmp_path, monkeypatch):
     # the model's default budget and its own nested defaults, not the bare config classes'
-    import genzoo.trainer
-    from genzoo.registry import get_registry
-    from genzoo.runconfig import TrainConfig, resolve_run_config
-
     seen = {}
 
     class Stop(Exception):

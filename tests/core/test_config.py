@@ -165,7 +165,6 @@ def test_wgan_gps_wider_critic_survives_a_partial_net_override_and_other_models_
     from genzoo.checkpoint import load_model, model_metadata, save_model
     from genzoo.config import to_dict
     from genzoo.registry import get_registry
-    from genzoo.runconfig import resolve_run_config
 
     registry = get_registry()
     spec = registry.get("model", "wgan-gp")
