@@ -354,6 +354,7 @@ class ReportBuilder:
         self.results["claims"] = judge_claims(self.results, s)
         self.results["seconds"] = round(time.perf_counter() - started, 1)
         self.results["machine"] = machine_description(s.device)
+        self.results["code"] = code_description()
         self.write()
         return self.out / "report.md"
 
@@ -431,6 +432,23 @@ def machine_description(device: str) -> str:
     if device.startswith("cuda") and torch.cuda.is_available():
         text += f", {torch.cuda.get_device_name(0)}"
     return text
+
+
+def code_description() -> str:
+    """The genzoo version and, from a git checkout, its commit: the code the regenerate line needs."""
+    import subprocess
+
+    import genzoo
+
+    here = Path(genzoo.__file__).resolve().parent
+    try:
+        commit = subprocess.run(["git", "-C", str(here), "rev-parse", "--short=12", "HEAD"],
+                                capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):  # no git, or an installed wheel outside any checkout
+        return f"genzoo {genzoo.__version__} (commit unknown: not run from a git checkout)"
+    return f"genzoo {genzoo.__version__}, commit {commit}" + (" with uncommitted changes" if dirty else "")
 
 
 def _jsonable(value: Any) -> Any:

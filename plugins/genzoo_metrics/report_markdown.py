@@ -116,7 +116,8 @@ def render_markdown(results: dict[str, Any]) -> str:
         f"Trained on {data.get('train', s['dataset'])}; scored on {data.get('test', '?')} against as many samples "
         f"per run, with the same evaluation seed for every run. Every figure is the mean over {seeds} training "
         f"seeds ± the half-width of its 95 % Student-t confidence interval over those seeds (one seed: no "
-        f"interval). Machine: {results.get('machine', '?')}; this invocation took {results.get('seconds', '?')} s "
+        f"interval). Code: {results.get('code', 'not recorded')}. Machine: {results.get('machine', '?')}; "
+        f"this invocation took {results.get('seconds', '?')} s "
         "(runs it reused were trained earlier; their own times are in the budget table).",
         "",
         "## Budgets",

@@ -35,6 +35,7 @@ def test_report_runs_the_whole_protocol_and_reuses_runs(tmp_path, metrics_regist
     for flag in ("--seeds 0,1", "--lrs '0.001,0.01'", "--holdout 50", "--iwae-images 10", "--latent-sizes '2,4'"):
         assert flag in page, flag
     results = json.loads((out / "results.json").read_text())
+    assert f"Code: {results['code']}." in page and results["code"].startswith("genzoo ")
     table3 = results["table3"]
     assert {"real data", "tiny-vae28 (paper)", "tiny-vae28 (tuned)", "tiny-gen28 (tuned)"} <= set(table3)
     tuned = table3["tiny-vae28 (tuned)"]
@@ -98,3 +99,28 @@ def test_report_refuses_settings_that_make_no_sense(tmp_path, metrics_registry) 
     assert result.exit_code == 1 and "--seeds must be distinct" in result.output
     result = CliRunner().invoke(app, ["report", "--lrs", "0,1e-3", "--out", str(tmp_path / "r")])
     assert result.exit_code == 1 and "positive learning rates" in result.output
+
+
+def test_report_names_the_code_it_ran(monkeypatch) -> None:
+    """The regenerate line reproduces a table only with the same code, so the report names its commit."""
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    import genzoo
+    from genzoo_metrics.report import code_description
+
+    here = Path(genzoo.__file__).resolve().parent
+    text = code_description()
+    assert text.startswith(f"genzoo {genzoo.__version__}")
+    if shutil.which("git") and subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"],
+                                              capture_output=True).returncode == 0:  # fmt: skip
+        head = subprocess.run(["git", "-C", str(here), "rev-parse", "--short=12", "HEAD"],
+                              capture_output=True, text=True).stdout.strip()  # fmt: skip
+        assert f"commit {head}" in text
+
+    def no_git(*args, **kwargs):
+        raise FileNotFoundError("git")
+
+    monkeypatch.setattr(subprocess, "run", no_git)
+    assert code_description() == f"genzoo {genzoo.__version__} (commit unknown: not run from a git checkout)"
