@@ -176,6 +176,12 @@ def optional_prefixes(model: Any) -> tuple[str, ...]:
     return tuple(getattr(model, "optional_state", ()) or ())
 
 
+def refitted_prefixes(model: Any) -> tuple[str, ...]:
+    """The model's ``refitted_state``: the optional state a prior refit rewrites (all of it unless it says)."""
+    refitted = getattr(model, "refitted_state", None)
+    return optional_prefixes(model) if refitted is None else tuple(refitted)
+
+
 def load_weights(model: Any, state: dict[str, Any], context: str) -> None:
     """Load a state dict exactly; a missing, extra, mis-shaped or mis-typed tensor is one CheckpointError line."""
     # State a model added after older checkpoints were written (its optional_state prefixes) may be
@@ -236,9 +242,9 @@ def _build_checked(registry: Any, entry: Any, meta: dict[str, Any], header: dict
 
     skeleton = meta_model(build)
     if skeleton is not None:
-        optional = optional_prefixes(skeleton)
+        optional, refitted = optional_prefixes(skeleton), refitted_prefixes(skeleton)
         found = {k: (v["dtype"], v["dtype"] in FLOAT_DTYPES, v["shape"]) for k, v in header.items()
-                 if not (refit_optional and k.startswith(optional))}
+                 if not (refit_optional and k.startswith(refitted))}
         check_state(skeleton.state_dict(), found, context, optional)
     return build()
 
@@ -249,8 +255,9 @@ def load_model(path: str | Path, device: str = "cpu", registry: Any = None,
 
     ``overrides`` (``key=value`` strings, as ``--set``) change the saved config before the rebuild; one
     that resizes a network is refused by the header check like any checkpoint that does not fit.
-    ``refit_optional``: the caller refits the model's ``optional_state`` (``genzoo fit-prior``), so
-    the file's tensors under those prefixes are left out and settings may resize them."""
+    ``refit_optional``: the caller refits the model's ``refitted_state`` (its ``optional_state`` unless it
+    names less; ``genzoo fit-prior``), so the file's tensors under those prefixes are left out and settings
+    may resize them."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
@@ -281,8 +288,8 @@ def load_model(path: str | Path, device: str = "cpu", registry: Any = None,
         raise CheckpointError(f"{path} could not be read as safetensors: {printable(exc)}") from None
     check_finite(state, str(path))
     if refit_optional:
-        optional = optional_prefixes(model)
-        state = {k: v for k, v in state.items() if not k.startswith(optional)}
+        refitted = refitted_prefixes(model)
+        state = {k: v for k, v in state.items() if not k.startswith(refitted)}
     load_weights(model, state, context)
     model.to(device)
     model.eval()

@@ -61,6 +61,9 @@ class GenerativeModel(nn.Module):
     #: state-dict prefixes that checkpoints written before that state existed may lack; on loading
     #: such a file the state keeps its initial value (see genzoo.checkpoint.load_weights)
     optional_state: ClassVar[tuple[str, ...]] = ()
+    #: the part of ``optional_state`` that :meth:`fit_prior` rewrites (``genzoo fit-prior`` reads a file
+    #: without it); ``None``: all of it
+    refitted_state: ClassVar[tuple[str, ...] | None] = None
 
     def __init__(self, config: Any, data_shape: Sequence[int]) -> None:
         super().__init__()

@@ -48,7 +48,7 @@ from genzoo.errors import ConfigError
 from genzoo.model import Player
 from genzoo_models.common import LatentModel, check_player
 from genzoo_models.configs import AVBConfig, NetConfig
-from genzoo_models.nets import CodeDiscriminator, NetPlan, build_encoder
+from genzoo_models.nets import CodeDiscriminator, NetPlan, build_encoder, discriminator_plan
 
 #: floor of the moment-matched variance (an encoder that ignores eps in a dimension gives 0)
 MIN_VARIANCE = 1e-6
@@ -92,7 +92,9 @@ class JointDiscriminator(nn.Module):
 
     def __init__(self, p: NetPlan, cfg: NetConfig, latent_dim: int, hidden: int, depth: int) -> None:
         super().__init__()
-        self.features = build_encoder(p, cfg, cfg.discriminator_width, hidden, cfg.discriminator_norm)
+        self.features = build_encoder(
+            discriminator_plan(p, cfg), cfg, cfg.discriminator_width, hidden, cfg.discriminator_norm
+        )
         self.joint = CodeDiscriminator(hidden + latent_dim, hidden, depth)
 
     def scorer(self, x: Tensor) -> Callable[[Tensor], Tensor]:

@@ -13,7 +13,7 @@ from genzoo.errors import ConfigError, GenzooError, PluginError
 from genzoo.model import GenerativeModel
 from genzoo.specs import missing_loss_methods
 from genzoo_models.sampling_prior import MixturePrior, encoded_codes
-from genzoo_models.nets import GaussianEncoder, NetPlan, build_encoder, build_generator, plan
+from genzoo_models.nets import GaussianEncoder, NetPlan, build_encoder, build_generator, discriminator_plan, plan
 
 
 def build_loss(
@@ -110,7 +110,9 @@ class LatentModel(GenerativeModel):
                 "set net.discriminator_norm=none (or layer)"
             )
         head_bias = not getattr(adversarial, "shift_invariant", False)
-        critic = build_encoder(self.plan, net, net.discriminator_width, 1, net.discriminator_norm, head_bias)
+        critic = build_encoder(
+            discriminator_plan(self.plan, net), net, net.discriminator_width, 1, net.discriminator_norm, head_bias
+        )
         setattr(self, attribute, critic)
 
     def _set_observation(self, name: str = "bernoulli", options: dict[str, Any] | None = None) -> None:

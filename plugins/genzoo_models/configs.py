@@ -29,6 +29,17 @@ def _dense_prior() -> "SamplingPriorConfig":
     return SamplingPriorConfig(components=50, draws=4)
 
 
+def _deep_discriminator_net() -> "BatchNormDiscriminatorNet":
+    """alpha-gan's nets: a third discriminator stage (7x7 -> 3x3), whose convolutions see the whole digit; its
+    reconstructions and samples were more recognisable on three seeds (MODELS.md)."""
+    return BatchNormDiscriminatorNet(discriminator_extra_stages=1)
+
+
+def _regressed_prior() -> "SamplingPriorConfig":
+    """wgan-gp's sampling prior: 50 components fitted to one latent-regressor code per image (MODELS.md)."""
+    return SamplingPriorConfig(components=50)
+
+
 def _wide_critic_net() -> "NetConfig":
     """wgan-gp's nets: a critic of width 64, as in Gulrajani et al.'s MNIST code (more recognisable samples,
     lower FID and higher recall than width 32 on three seeds; MODELS.md). It doubles the FLOPs of an
@@ -54,6 +65,11 @@ class NetConfig:
         32,
     )
     discriminator_width: int = doc("channels of the discriminator/critic's first stage; doubles every stage", 32)
+    discriminator_extra_stages: int = doc(
+        "stride-2 stages the discriminator/critic adds below the data's bottleneck (28 px: 7x7 -> 3x3), so its "
+        "convolutions see the whole digit instead of 10-px patches",
+        0,
+    )
     max_width: int = doc("cap on the channels of any stage", 512)
     blocks_per_stage: int = doc("depth: conv layers (conv nets) or residual blocks (ResNet) per resolution", 1)
     encoder_norm: Norm = doc("normalisation in the encoder", "batch")
@@ -65,6 +81,8 @@ class NetConfig:
         for name in ("encoder_width", "generator_width", "discriminator_width", "max_width", "blocks_per_stage"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.discriminator_extra_stages < 0:
+            raise ValueError(f"discriminator_extra_stages must be >= 0, got {self.discriminator_extra_stages}")
 
 
 @dataclass
@@ -149,7 +167,11 @@ class WGANGPLosses:
 class WGANGPConfig:
     """Gulrajani et al. 2017: critic without batch norm, lambda=10, ``critic_steps`` critic steps per generator step."""
 
-    latent_dim: int = doc("size of z", 128)
+    latent_dim: int = doc(
+        "size of z (16: a mixture fitted to the latent regressor's codes needs few dimensions; the paper preset keeps "
+        "128; MODELS.md)",
+        16,
+    )
     critic_lr: float = doc("critic Adam learning rate (two time-scale: twice the generator's; paper preset 1e-4)", 4e-4)
     generator_lr: float = doc("generator Adam learning rate (paper preset 1e-4)", 2e-4)
     betas: Betas = doc("Adam betas of both players (official MNIST code; the paper uses beta1=0)", (0.5, 0.9))
@@ -162,6 +184,11 @@ class WGANGPConfig:
         "differentiable augmentation of the critic's real and generated inputs: none | translation "
         "(DiffAugment, Zhao et al. 2020; genzoo_models.augment)",
         "none",
+    )
+    sampling_prior: SamplingPriorConfig = doc(
+        "the distribution samples draw codes from: a mixture fitted to the latent regressor's codes of the training "
+        "images (50 components), or N(0, I) with kind=normal (the paper; no regressor is built); MODELS.md",
+        default_factory=_regressed_prior,
     )
     net: NetConfig = doc("network sizes (critic width 64)", default_factory=_wide_critic_net)
     loss: WGANGPLosses = doc("loss plugins", default_factory=WGANGPLosses)
@@ -244,7 +271,9 @@ class AlphaGANConfig:
         "per image: MODELS.md)",
         default_factory=_dense_prior,
     )
-    net: BatchNormDiscriminatorNet = doc("network sizes", default_factory=BatchNormDiscriminatorNet)
+    net: BatchNormDiscriminatorNet = doc(
+        "network sizes (a third discriminator stage)", default_factory=_deep_discriminator_net
+    )
     loss: AlphaGANLosses = doc("loss plugins", default_factory=AlphaGANLosses)
 
 

@@ -6,47 +6,84 @@ Critic D (no batch norm) and generator G, z ~ N(0, I):
           x^ = eps*x + (1-eps)*G(z), one eps ~ U[0,1] per sample      (stepped ``critic_steps`` times)
     L_G = -E_z[D(G(z))]                                               (then one generator step)
 
-lambda = 10. The ``paper`` preset is the official MNIST code: 5 critic steps, Adam(1e-4, betas (0.5, 0.9))
-(REFERENCE.md sec. 1.3; the paper's Algorithm 1 uses beta1 = 0). The defaults, measured at equal CPU time
-(MODELS.md), take 2 critic steps at a critic lr of 4e-4 and a generator lr of 2e-4 (two time-scales).
-The critic is 64 wide (the official code's DIM = 64; chosen on three seeds, MODELS.md), the generator
-the zoo's shared 32-wide one.
-The loss is the ``loss.adversarial`` plugin, so
+lambda = 10. The ``paper`` preset is the official MNIST code: 5 critic steps, Adam(1e-4, betas (0.5, 0.9)), z of
+128 and N(0, I) samples (REFERENCE.md sec. 1.3; the paper's Algorithm 1 uses beta1 = 0). The defaults, measured at
+equal CPU time (MODELS.md), take 2 critic steps at a critic lr of 4e-4 and a generator lr of 2e-4 (two
+time-scales). The critic is 64 wide (the official code's DIM = 64; chosen on three seeds, MODELS.md), the
+generator the zoo's shared 32-wide one. The loss is the ``loss.adversarial`` plugin, so
 ``--set loss.adversarial=hinge`` trains the same nets with the hinge loss. ``--set augment=translation``
 shows the critic randomly shifted real and generated images (DiffAugment; genzoo_models.augment).
 
-No encoder: ``decoder_log_prob`` uses Bernoulli on (x+1)/2 with p = (G(z)+1)/2, for AIS-style
+Where samples come from. A continuous G fed a connected N(0, I) must also draw the images between
+disconnected classes (Khayatkhoei et al. 2018; Tanielian et al. 2020): most of the default run's
+unrecognised samples sit between two digits (MODELS.md). As the encoder models do, wgan-gp samples by
+default from a Gaussian mixture fitted to codes of the training images (``sampling_prior``,
+genzoo_models.sampling_prior); having no encoder, it gets the codes from a latent regressor R trained
+beside G on G's own samples (Donahue et al. 2017, sec. 4.1's "latent regressor"):
+
+    L_R = E_z ||R(G(z)) - z||^2      (G(z) detached: G's gradient is L_G's alone)
+
+R steps with the generator player on the same G(z), detached: its parameters are its own (Adam treats them
+apart) and it draws no randomness of its own, so G and D take exactly the updates of a run without it (same
+seed, same weights). The mixture is fitted to R(x) of the first ``sampling_prior.images`` training images
+before every checkpoint. ``--set sampling_prior.kind=normal`` (and the ``paper`` preset) samples
+N(0, I) and builds no regressor.
+
+No encoder capability: R only inverts G's samples, it is no posterior, so the likelihood metrics that need
+q(z|x) do not apply. ``decoder_log_prob`` uses Bernoulli on (x+1)/2 with p = (G(z)+1)/2, for AIS-style
 metrics that only need a decoder.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
+from genzoo.errors import ConfigError
 from genzoo.model import Player
 from genzoo_models.augment import augment
 from genzoo_models.common import LatentModel, check_player
-from genzoo_models.configs import WGANGPConfig
+from genzoo_models.configs import NetConfig, WGANGPConfig
+from genzoo_models.nets import NetPlan, build_encoder
+
+
+class LatentRegressor(nn.Module):
+    """x -> z, trained to recover the codes of the generator's samples; ``updates`` counts its training
+    steps (an integer, so the weight average copies it), 0 in a checkpoint written before it existed."""
+
+    def __init__(self, plan: NetPlan, net: NetConfig, latent_dim: int) -> None:
+        super().__init__()
+        self.net = build_encoder(plan, net, net.encoder_width, latent_dim, net.encoder_norm)
+        self.register_buffer("updates", torch.zeros((), dtype=torch.long))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(x)
 
 
 class WGANGP(LatentModel):
     """Generator and critic; the critic takes ``critic_steps`` steps per generator step."""
+
+    # checkpoints from before the latent regressor and fitted prior load with N(0, I) sampling
+    optional_state = ("sampling_prior.", "regressor.")
+    refitted_state = ("sampling_prior.",)  # a refit reads the trained regressor from the file
 
     def __init__(self, config: WGANGPConfig, data_shape: Sequence[int]) -> None:
         super().__init__(config, data_shape)
         self.adversarial = self._loss("adversarial")
         self._build_generator()
         self._build_critic(self.adversarial)
+        if hasattr(self, "sampling_prior"):
+            self.regressor = LatentRegressor(self.plan, config.net, config.latent_dim)
         self._set_observation("bernoulli")
 
     def players(self) -> list[Player]:
         cfg = self.config
+        generator = ("generator", "regressor") if hasattr(self, "regressor") else ("generator",)
         return [
             Player("critic", ("critic",), lr=cfg.critic_lr, betas=tuple(cfg.betas), steps=cfg.critic_steps),
-            Player("generator", ("generator",), lr=cfg.generator_lr, betas=tuple(cfg.betas)),
+            Player("generator", generator, lr=cfg.generator_lr, betas=tuple(cfg.betas)),
         ]
 
     def loss(self, player: str, batch: Tensor) -> dict[str, Tensor]:
@@ -57,8 +94,28 @@ class WGANGP(LatentModel):
                 fake = self.generator(z)
             return self.adversarial.discriminator_loss(self.critic, augment(batch, kind), augment(fake, kind))
         check_player(self, player, "generator")
-        fake_scores = self.critic(augment(self.generator(z), kind))
-        return {"loss": self.adversarial.generator_loss(fake_scores)}
+        fake = self.generator(z)
+        adversarial = self.adversarial.generator_loss(self.critic(augment(fake, kind)))
+        if not hasattr(self, "regressor"):
+            return {"loss": adversarial}
+        regression = (self.regressor(fake.detach()).float() - z.float()).pow(2).sum(1).mean()
+        if self.training:
+            self.regressor.updates += 1
+        return {"loss": adversarial + regression, "adversarial": adversarial.detach(),
+                "latent_regression": regression.detach()}
+
+    def fit_prior(self, batches: Iterable[Tensor]) -> None:
+        if not hasattr(self, "sampling_prior"):
+            return
+        if int(self.regressor.updates) == 0:
+            raise ConfigError(
+                "this wgan-gp checkpoint has no trained latent regressor (it was written before wgan-gp had one), "
+                "so there are no codes to fit a prior to; it samples from N(0, I) as trained"
+            )
+        codes = [self.regressor(batch).float().cpu() for batch in batches]
+        if not codes:
+            raise ConfigError("no training images to fit the sampling prior on")
+        self.sampling_prior.fit(torch.cat(codes))
 
 
 def build(config: WGANGPConfig, data_shape: Sequence[int]) -> WGANGP:

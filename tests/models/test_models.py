@@ -43,6 +43,7 @@ def test_wgan_gp_paper_preset_and_cpu_defaults() -> None:
     model = registry.build_model("wgan-gp", None, (1, 28, 28))
     critic, generator = model.players()  # the CPU-budget default: two time-scales, 2 critic steps
     assert (critic.steps, critic.lr, generator.lr) == (2, 4e-4, 2e-4)
+    assert (generator.modules, model.config.latent_dim) == (("generator", "regressor"), 16)  # the fitted prior's
     assert model.adversarial.config.gp_weight == 10.0
     assert not modules_of(model.critic, nn.modules.batchnorm._BatchNorm)
     assert model.critic.head.bias is None  # its gradient is zero under a Wasserstein loss
@@ -173,6 +174,31 @@ def test_widths_and_depth_are_config_fields() -> None:
     conv_deep = build("vae", (1, 28, 28), net={**TINY["net"], "blocks_per_stage": 3})
     assert len(modules_of(conv_deep.encoder, nn.Conv2d)) == 2 * 3
     assert build("vae", (1, 28, 28), latent_dim=5).encode(torch.zeros(2, 1, 28, 28))[0].shape == (2, 5)
+
+
+@pytest.mark.parametrize("name, attribute", [("wgan-gp", "critic"), ("gvae", "critic"), ("alpha-gan", "discriminator"),
+                                             ("vae-gan", "discriminator"), ("avb", "discriminator")])
+def test_discriminator_extra_stages_deepen_only_the_image_discriminator(name, attribute) -> None:
+    def strided_convs(model) -> list[nn.Conv2d]:
+        return [m for m in getattr(model, attribute).modules() if isinstance(m, nn.Conv2d) and m.stride == (2, 2)]
+
+    plain = build(name, net={**TINY["net"], "discriminator_extra_stages": 0})
+    deep = build(name, net={**TINY["net"], "discriminator_extra_stages": 1})
+    assert len(strided_convs(plain)) == 2 and len(strided_convs(deep)) == 3  # 28 -> 14 -> 7 (-> 3)
+    assert sum(p.numel() for p in deep.generator.parameters()) == sum(p.numel() for p in plain.generator.parameters())
+    x = torch.randn(2, 1, 28, 28)
+    features = getattr(deep, attribute).features if name == "avb" else getattr(deep, attribute)
+    assert features(x).shape[0] == 2
+
+
+def test_discriminator_extra_stages_that_leave_no_pixels_are_one_line() -> None:
+    assert build("wgan-gp", net={**TINY["net"], "discriminator_extra_stages": 2}).critic(torch.zeros(1, 1, 28, 28)).shape == (1, 1)
+    with pytest.raises(ConfigError, match=r"discriminator_extra_stages=3 .* at most 2"):
+        build("wgan-gp", net={**TINY["net"], "discriminator_extra_stages": 3})
+    with pytest.raises(ConfigError, match=r"discriminator_extra_stages=2 .* at most 1"):
+        build("gvae", (1, 32, 32, 32), net={**TINY["net"], "discriminator_extra_stages": 2})
+    with pytest.raises(ConfigError, match=r"discriminator_extra_stages must be >= 0"):
+        build("gvae", net={**TINY["net"], "discriminator_extra_stages": -1})
 
 
 @pytest.mark.parametrize("name", ["wgan-gp", "gvae"])

@@ -15,7 +15,7 @@ data       default architecture  supported
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from torch import Tensor, nn
 
@@ -61,6 +61,20 @@ def plan(data_shape: Sequence[int], architecture: str = "auto") -> NetPlan:
     else:
         raise ConfigError(f"unknown architecture {architecture!r}; use auto, conv or resnet")
     return NetPlan(architecture, dims, shape[0], size, stages)
+
+
+def discriminator_plan(p: NetPlan, cfg: NetConfig) -> NetPlan:
+    """The plan of a discriminator/critic: ``cfg.discriminator_extra_stages`` more stride-2 stages than the
+    data's plan. At 28 px two stages of 4x4 kernels see 10-px patches that only the linear head combines; a
+    third (7x7 -> 3x3) lets its convolutions see the whole digit (MODELS.md)."""
+    extra = cfg.discriminator_extra_stages
+    stages = p.stages + extra
+    if p.size // 2**stages < 1:
+        most = (p.size // 2**p.stages).bit_length() - 1  # halvings the data's bottleneck has left
+        raise ConfigError(
+            f"net.discriminator_extra_stages={extra} shrinks data {p.size} wide below one pixel; use at most {most}"
+        )
+    return replace(p, stages=stages)
 
 
 def build_encoder(
@@ -125,6 +139,7 @@ __all__ = [
     "NetPlan",
     "SUPPORTED_TEXT",
     "build_encoder",
+    "discriminator_plan",
     "build_generator",
     "plan",
 ]
