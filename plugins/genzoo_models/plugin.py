@@ -74,7 +74,7 @@ def genzoo_models() -> list[ModelSpec]:
             default_steps=ALPHAGAN_STEPS,
             # Kwon et al.'s alpha-GAN baseline: Adam 2e-4 with default betas, lambda = 10 on a mean L1
             presets={"paper": {"lr": 2e-4, "betas": [0.9, 0.999], "rec_weight": 10.0, "latent_dim": 16,
-                               **PAPER_PRIOR}},
+                               "net.discriminator_extra_stages": 0, **PAPER_PRIOR}},
         ),
         ModelSpec(
             name="vae-gan",

@@ -25,7 +25,7 @@ beside G on G's own samples (Donahue et al. 2017, sec. 4.1's "latent regressor")
 
 R steps with the generator player on the same G(z), detached: its parameters are its own (Adam treats them
 apart) and it draws no randomness of its own, so G and D take exactly the updates of a run without it (same
-seed, same weights). The mixture is fitted to R(x) of the first ``sampling_prior.images`` training images
+seed, same weights; under fp16 the player's one grad scaler would also skip G's step when R's gradients overflow). The mixture is fitted to R(x) of the first ``sampling_prior.images`` training images
 before every checkpoint. ``--set sampling_prior.kind=normal`` (and the ``paper`` preset) samples
 N(0, I) and builds no regressor.
 

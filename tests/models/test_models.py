@@ -191,6 +191,18 @@ def test_discriminator_extra_stages_deepen_only_the_image_discriminator(name, at
     assert features(x).shape[0] == 2
 
 
+def test_alpha_gans_third_discriminator_stage_is_its_default_and_not_its_papers() -> None:
+    from genzoo.runconfig import resolve_run_config
+
+    registry = get_registry()
+    spec = registry.get("model", "alpha-gan")
+    assert registry.make_config(spec).net.discriminator_extra_stages == 1
+    paper = registry.make_config(spec, resolve_run_config(model="alpha-gan", preset="paper").model_config)
+    assert (paper.net.discriminator_extra_stages, paper.net.discriminator_norm) == (0, "batch")
+    for name in ("gvae", "vae-gan", "wgan-gp", "avb"):
+        assert registry.make_config(registry.get("model", name)).net.discriminator_extra_stages == 0, name
+
+
 def test_discriminator_extra_stages_that_leave_no_pixels_are_one_line() -> None:
     assert build("wgan-gp", net={**TINY["net"], "discriminator_extra_stages": 2}).critic(torch.zeros(1, 1, 28, 28)).shape == (1, 1)
     with pytest.raises(ConfigError, match=r"discriminator_extra_stages=3 .* at most 2"):
