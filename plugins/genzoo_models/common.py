@@ -135,7 +135,11 @@ class LatentModel(GenerativeModel):
 
     def fit_prior(self, batches: Iterable[Tensor]) -> None:
         if hasattr(self, "sampling_prior"):
-            self.sampling_prior.fit(encoded_codes(self.encode, batches, draws=self.sampling_prior.config.draws))
+            self.sampling_prior.fit(self.prior_codes(batches))
+
+    def prior_codes(self, batches: Iterable[Tensor]) -> Tensor:
+        """The codes of ``batches`` the sampling prior is fitted to: ``draws`` encoder samples per image."""
+        return encoded_codes(self.encode, batches, draws=self.sampling_prior.config.draws)
 
     def prior_log_prob(self, z: Tensor) -> Tensor:
         prior = getattr(self, "sampling_prior", None)

@@ -75,6 +75,8 @@ class WGANGP(LatentModel):
         self._build_generator()
         self._build_critic(self.adversarial)
         if hasattr(self, "sampling_prior"):
+            if config.sampling_prior.draws != 1:  # R(x) is deterministic: more draws would repeat each code
+                raise ConfigError("wgan-gp's regressor gives one code per image: set sampling_prior.draws=1")
             self.regressor = LatentRegressor(self.plan, config.net, config.latent_dim)
         self._set_observation("bernoulli")
 
@@ -104,9 +106,8 @@ class WGANGP(LatentModel):
         return {"loss": adversarial + regression, "adversarial": adversarial.detach(),
                 "latent_regression": regression.detach()}
 
-    def fit_prior(self, batches: Iterable[Tensor]) -> None:
-        if not hasattr(self, "sampling_prior"):
-            return
+    def prior_codes(self, batches: Iterable[Tensor]) -> Tensor:
+        """R(x) of the training images (one deterministic code each), in place of an encoder's samples."""
         if int(self.regressor.updates) == 0:
             raise ConfigError(
                 "this wgan-gp checkpoint has no trained latent regressor (it was written before wgan-gp had one), "
@@ -115,7 +116,7 @@ class WGANGP(LatentModel):
         codes = [self.regressor(batch).float().cpu() for batch in batches]
         if not codes:
             raise ConfigError("no training images to fit the sampling prior on")
-        self.sampling_prior.fit(torch.cat(codes))
+        return torch.cat(codes)
 
 
 def build(config: WGANGPConfig, data_shape: Sequence[int]) -> WGANGP:

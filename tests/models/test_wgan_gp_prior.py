@@ -8,10 +8,10 @@ import torch
 from safetensors.torch import load_file
 
 import genzoo
-from genzoo.runconfig import resolve_run_config
 from genzoo.checkpoint import save_model
 from genzoo.errors import ConfigError
 from genzoo.registry import get_registry
+from genzoo.runconfig import resolve_run_config
 from genzoo.steps import build_optimizers, check_players, run_iteration
 
 TINY = {"latent_dim": 3, "net": {"encoder_width": 4, "generator_width": 4, "discriminator_width": 4}}
@@ -121,3 +121,8 @@ def test_a_checkpoint_from_before_the_regressor_samples_n01_and_refuses_a_refit(
         assert torch.equal(model.generate(noise), model.generator(noise))
     with pytest.raises(ConfigError, match="no trained latent regressor"):
         model.fit_prior([images[:8]])
+
+
+def test_several_draws_per_image_are_refused_for_the_regressors_deterministic_codes():
+    with pytest.raises(ConfigError, match="sampling_prior.draws=1"):
+        build(sampling_prior={"draws": 4})
