@@ -53,14 +53,17 @@ def _rss_mb() -> float:
 def measure_one(model_name: str, shape: tuple[int, ...], batch: int, steps: int, threads: int, variant: str,
                 overrides: list[str] | None = None) -> dict:
     """Parameters, FLOPs, median s/iteration and added peak memory of one model at one shape."""
-    from genzoo.config import apply_overrides
+    from genzoo.config import apply_overrides, to_dict
     from genzoo.registry import get_registry
     from genzoo.steps import StepOptions, build_optimizers, check_players, run_iteration
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     registry = get_registry()
-    config = registry.make_config(registry.get("model", model_name), apply_overrides({}, overrides or []))
+    spec = registry.get("model", model_name)
+    # --set completes the model's own defaults (as `genzoo run --set` does), so net.X=... keeps e.g. wgan-gp's
+    # 64-wide critic instead of falling back to NetConfig's class defaults
+    config = registry.make_config(spec, apply_overrides(to_dict(registry.make_config(spec, None)), overrides or []))
     model = registry.build_model(model_name, config, shape)
     players, optimizers = check_players(model), build_optimizers(model)
     data = torch.rand(batch, *shape) * 2 - 1
