@@ -64,7 +64,10 @@ def check_training_step(
     """One :func:`run_iteration` gives finite losses and changes every player's parameters.
 
     With ``require_all`` every parameter tensor a player owns must change (a tensor that does
-    not is usually a dead branch); otherwise at least one per player.
+    not is usually a dead branch); otherwise at least one per player. Parameters that only train
+    once the sampling prior is fitted (wgan-gp's cluster critic) are checked after a second
+    iteration that follows a :meth:`~genzoo.model.GenerativeModel.fit_prior`, as a run fits it at
+    its first checkpoint.
     """
     model.train()
     players = check_players(model)
@@ -73,6 +76,14 @@ def check_training_step(
     count = sum(p.steps for p in players)
     batches = iter([random_batch(model.data_shape, batch_size, seed + i) for i in range(count)])
     logged = run_iteration(model, players, optimizers, batches)
+    if require_all and model.prior_fit_images > 0 and model.prior_is_standard_normal:
+        model.eval()
+        with torch.no_grad():
+            model.fit_prior([random_batch(model.data_shape, batch_size, seed + count + i) for i in range(2)])
+        model.train()
+        if not model.prior_is_standard_normal:  # the fit took: train once more on the fitted prior
+            batches = iter([random_batch(model.data_shape, batch_size, seed + count + 2 + i) for i in range(count)])
+            logged = run_iteration(model, players, optimizers, batches)
     for key, value in logged.items():
         assert torch.isfinite(value).all(), f"{type(model).__name__}: loss term {key} is not finite ({value})"
     for player in players:

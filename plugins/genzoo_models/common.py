@@ -135,7 +135,11 @@ class LatentModel(GenerativeModel):
 
     def fit_prior(self, batches: Iterable[Tensor]) -> None:
         if hasattr(self, "sampling_prior"):
-            self.sampling_prior.fit(self.prior_codes(batches))
+            self.sampling_prior.fit(self.prior_codes(batches), warm_start=self.prior_warm_start)
+
+    #: refit the mixture from its previous fit, so its components keep their identity (a model whose
+    #: training keys on them); otherwise every fit starts afresh from k-means++
+    prior_warm_start = False
 
     def prior_codes(self, batches: Iterable[Tensor]) -> Tensor:
         """The codes of ``batches`` the sampling prior is fitted to: ``draws`` encoder samples per image."""

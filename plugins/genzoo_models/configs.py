@@ -190,6 +190,13 @@ class WGANGPConfig:
         "images (50 components), or N(0, I) with kind=normal (the paper; no regressor is built); MODELS.md",
         default_factory=_regressed_prior,
     )
+    cluster_critic: bool = doc(
+        "once the mixture is fitted, the critic also scores which of its components an image belongs to (a "
+        "projection critic on the regressor's clusters, Miyato & Koyama 2018; Liu et al. 2020's self-conditioned "
+        "GAN), and the generator trains on codes drawn from the mixture; only with sampling_prior.kind=mixture "
+        "(N(0, I) has no clusters); MODELS.md",
+        True,
+    )
     net: NetConfig = doc("network sizes (critic width 64)", default_factory=_wide_critic_net)
     loss: WGANGPLosses = doc("loss plugins", default_factory=WGANGPLosses)
 

@@ -60,8 +60,10 @@ class MixturePrior(nn.Module):
 
     # --- fitting ------------------------------------------------------------------------------
     @torch.no_grad()
-    def fit(self, codes: Tensor, seed: int = 0) -> None:
-        """Fit the mixture to ``codes`` (N, dim) by EM from a seeded k-means++-style start."""
+    def fit(self, codes: Tensor, seed: int = 0, warm_start: bool = False) -> None:
+        """Fit the mixture to ``codes`` (N, dim) by EM from a seeded k-means++-style start, or with
+        ``warm_start`` from the mixture fitted before (if any), so that component k stays the same
+        cluster from one refit to the next (wgan-gp's cluster critic keys on it)."""
         x = codes.detach().double().cpu().flatten(1)
         n, k = len(x), self.config.components
         if x.shape[1] != self.dim or n < 2:
@@ -75,6 +77,9 @@ class MixturePrior(nn.Module):
         var = x.var(0).mean() + ridge
         cov = torch.eye(self.dim, dtype=x.dtype).repeat(k, 1, 1) * var if self.full else torch.full((k, self.dim), float(var), dtype=x.dtype)
         weights = torch.full((k,), 1.0 / k, dtype=x.dtype)
+        if warm_start and self.is_fitted and k == self.config.components:
+            weights = self.weights.double().cpu().clamp_min(1e-10)
+            weights, means, cov = weights / weights.sum(), self.means.double().cpu(), self._covariances().cpu()
         # every per-(code, component) quantity below is a GEMM against the codes or their outer
         # products xxᵀ (N, d²), computed once: no (N, K, d) or (N, K, d, d) intermediates
         outer = (x[:, :, None] * x[:, None, :]).flatten(1) if self.full else x**2
@@ -108,6 +113,11 @@ class MixturePrior(nn.Module):
         """Codes from standard normal ``noise`` (N, dim): the identity until fitted (module docstring)."""
         if not self.is_fitted:
             return noise
+        return self.draw(*self.split(noise)).to(noise.dtype)
+
+    def split(self, noise: Tensor) -> tuple[Tensor, Tensor]:
+        """The component k each row of ``noise`` picks and the fresh N(0, I) noise left for the draw
+        within it, in float64 (module docstring); :meth:`transform` is ``draw(*split(noise))``."""
         eps = noise.double()
         weights = self.weights.double().clamp_min(0)
         upper = weights.cumsum(0)
@@ -115,20 +125,34 @@ class MixturePrior(nn.Module):
         k = torch.searchsorted(upper, u.contiguous(), right=True).clamp_max(len(weights) - 1)
         lower = upper[k] - weights[k]
         fresh = ((u - lower) / weights[k].clamp_min(1e-300)).clamp(1e-12, 1 - 1e-12)
-        eps = torch.cat([_normal_icdf(fresh)[:, None], eps[:, 1:]], 1) * self.config.temperature
-        scales = self.scales.double()[k]
+        return k, torch.cat([_normal_icdf(fresh)[:, None], eps[:, 1:]], 1)
+
+    def draw(self, components: Tensor, noise: Tensor) -> Tensor:
+        """z = m_k + T·L_k ε for each row's component k and standard normal noise ε (N, dim)."""
+        eps = noise.double() * self.config.temperature
+        scales = self.scales.double()[components]
         spread = (scales @ eps[:, :, None]).squeeze(-1) if self.full else scales * eps
-        return (self.means.double()[k] + spread).to(noise.dtype)
+        return (self.means.double()[components] + spread).to(noise.dtype)
+
+    def assign(self, z: Tensor) -> Tensor:
+        """The most responsible component of each code (N,): argmax_k w_k N(z; m_k, Σ_k)."""
+        return self._log_probs(z).argmax(1)
 
     def log_prob(self, z: Tensor) -> Tensor:
         """log p(z) per code (N,): the mixture once fitted, N(0, I) before."""
         flat = z.flatten(1)
         if not self.is_fitted:
             return (-0.5 * (LOG_2PI + flat**2)).sum(1)
+        return torch.logsumexp(self._log_probs(z), 1).to(z.dtype)
+
+    def _covariances(self) -> Tensor:
         scales = self.scales.double()
-        cov = scales @ scales.transpose(1, 2) if self.full else scales**2
-        log_probs = _component_log_probs(flat.double(), self.weights.double(), self.means.double(), cov, self.full)
-        return torch.logsumexp(log_probs, 1).to(z.dtype)
+        return scales @ scales.transpose(1, 2) if self.full else scales**2
+
+    def _log_probs(self, z: Tensor) -> Tensor:
+        """(N, K) log w_k + log N(z_n; m_k, Σ_k) of the fitted mixture."""
+        return _component_log_probs(z.flatten(1).double(), self.weights.double(), self.means.double(),
+                                    self._covariances(), self.full)
 
 
 def _spread_start(x: Tensor, k: int, generator: torch.Generator) -> Tensor:

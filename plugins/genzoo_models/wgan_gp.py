@@ -24,10 +24,22 @@ beside G on G's own samples (Donahue et al. 2017, sec. 4.1's "latent regressor")
     L_R = E_z ||R(G(z)) - z||^2      (G(z) detached: G's gradient is L_G's alone)
 
 R steps with the generator player on the same G(z), detached: its parameters are its own (Adam treats them
-apart) and it draws no randomness of its own, so G and D take exactly the updates of a run without it (same
-seed, same weights; under fp16 the player's one grad scaler would also skip G's step when R's gradients overflow). The mixture is fitted to R(x) of the first ``sampling_prior.images`` training images
+apart) and it draws no randomness of its own, so without the cluster critic (below) G and D take exactly the
+updates of a run without R (same seed, same weights; under fp16 the player's one grad scaler would also skip G's
+step when R's gradients overflow). The mixture is fitted to R(x) of the first ``sampling_prior.images`` training images
 before every checkpoint. ``--set sampling_prior.kind=normal`` (and the ``paper`` preset) samples
 N(0, I) and builds no regressor.
+
+The cluster critic (``cluster_critic``, on by default with the mixture). Once the mixture is fitted, its
+components are used as classes found without labels: a real image's class is the component of R(x) (the
+most responsible one), the critic becomes a projection critic D(x | k) = D(x) + <e_k, phi(x)> (Miyato &
+Koyama 2018; phi its features, one learned e_k per component), each fake in a critic step is drawn from
+the component of the real image it is paired with (so the penalty's interpolates join images of one
+class), and the generator trains on the mixture's codes, the ones it is sampled from. This is Liu et
+al. 2020's self-conditioned GAN with the clusters taken from R's codes rather than the critic's
+features. The loss is still L_D and L_G above, with D(x | k) for D. Every refit starts from the
+previous mixture, so component k stays the same cluster and e_k keeps its meaning. Until the first
+fit (the first checkpoint) the run is plain WGAN-GP on N(0, I).
 
 No encoder capability: R only inverts G's samples, it is no posterior, so the likelihood metrics that need
 q(z|x) do not apply. ``decoder_log_prob`` uses Bernoulli on (x+1)/2 with p = (G(z)+1)/2, for AIS-style
@@ -62,12 +74,39 @@ class LatentRegressor(nn.Module):
         return self.net(x)
 
 
+class ClusterProjection(nn.Module):
+    """One learned vector e_k per mixture component; the critic's score of x as a member of component k
+    is D(x) + <e_k, phi(x)>, phi(x) the critic's features (Miyato & Koyama 2018's projection discriminator,
+    with the mixture's components as its classes). Zero at the start, so the critic starts unconditional."""
+
+    def __init__(self, components: int, features: int) -> None:
+        super().__init__()
+        self.embedding = nn.Embedding(components, features)
+        nn.init.zeros_(self.embedding.weight)
+
+
+class _ClusterCritic(nn.Module):
+    """The critic of images whose components ``labels`` are fixed beforehand. A batch holding several
+    copies' worth of images (the adversarial loss scores cat([real, fake]) in one call) repeats them."""
+
+    def __init__(self, critic: nn.Module, projection: ClusterProjection, labels: Tensor) -> None:
+        super().__init__()
+        self.critic, self.projection, self.labels = critic, projection, labels
+
+    def forward(self, x: Tensor) -> Tensor:
+        features = self.critic.features(x).flatten(1)
+        labels = self.labels.repeat(x.shape[0] // self.labels.shape[0])
+        return self.critic.head(features) + (self.projection.embedding(labels) * features).sum(1, keepdim=True)
+
+
 class WGANGP(LatentModel):
     """Generator and critic; the critic takes ``critic_steps`` steps per generator step."""
 
     # checkpoints from before the latent regressor and fitted prior load with N(0, I) sampling
-    optional_state = ("sampling_prior.", "regressor.")
-    refitted_state = ("sampling_prior.",)  # a refit reads the trained regressor from the file
+    optional_state = ("sampling_prior.", "regressor.", "cluster_projection.")
+    # a refit reads the trained regressor from the file and fits the mixture afresh; the projection keyed on
+    # the old components goes with them (it only matters to training: a refitted file samples as any other)
+    refitted_state = ("sampling_prior.", "cluster_projection.")
 
     def __init__(self, config: WGANGPConfig, data_shape: Sequence[int]) -> None:
         super().__init__(config, data_shape)
@@ -78,26 +117,43 @@ class WGANGP(LatentModel):
             if config.sampling_prior.draws != 1:  # R(x) is deterministic: more draws would repeat each code
                 raise ConfigError("wgan-gp's regressor gives one code per image: set sampling_prior.draws=1")
             self.regressor = LatentRegressor(self.plan, config.net, config.latent_dim)
+            if config.cluster_critic:
+                self.cluster_projection = ClusterProjection(config.sampling_prior.components, self.critic.head.in_features)
         self._set_observation("bernoulli")
+
+    @property
+    def prior_warm_start(self) -> bool:
+        return hasattr(self, "cluster_projection")  # the projection's e_k must keep meaning component k
 
     def players(self) -> list[Player]:
         cfg = self.config
         generator = ("generator", "regressor") if hasattr(self, "regressor") else ("generator",)
+        critic = ("critic", "cluster_projection") if hasattr(self, "cluster_projection") else ("critic",)
         return [
-            Player("critic", ("critic",), lr=cfg.critic_lr, betas=tuple(cfg.betas), steps=cfg.critic_steps),
+            Player("critic", critic, lr=cfg.critic_lr, betas=tuple(cfg.betas), steps=cfg.critic_steps),
             Player("generator", generator, lr=cfg.generator_lr, betas=tuple(cfg.betas)),
         ]
 
     def loss(self, player: str, batch: Tensor) -> dict[str, Tensor]:
         z = self.prior(batch.shape[0], batch)
         kind = self.config.augment
+        clustered = hasattr(self, "cluster_projection") and self.sampling_prior.is_fitted
+        critic: nn.Module = self.critic
         if player == "critic":
             with torch.no_grad():
+                if clustered:  # each fake drawn from the component of the real image it is paired with
+                    labels = self._clusters_of(batch)
+                    z = self.sampling_prior.draw(labels, z).to(z.dtype)
+                    critic = _ClusterCritic(self.critic, self.cluster_projection, labels)
                 fake = self.generator(z)
-            return self.adversarial.discriminator_loss(self.critic, augment(batch, kind), augment(fake, kind))
+            return self.adversarial.discriminator_loss(critic, augment(batch, kind), augment(fake, kind))
         check_player(self, player, "generator")
+        if clustered:  # the generator trains on the codes it will be sampled from
+            labels, fresh = self.sampling_prior.split(z)
+            z = self.sampling_prior.draw(labels, fresh).to(z.dtype)
+            critic = _ClusterCritic(self.critic, self.cluster_projection, labels)
         fake = self.generator(z)
-        adversarial = self.adversarial.generator_loss(self.critic(augment(fake, kind)))
+        adversarial = self.adversarial.generator_loss(critic(augment(fake, kind)))
         if not hasattr(self, "regressor"):
             return {"loss": adversarial}
         regression = (self.regressor(fake.detach()).float() - z.float()).pow(2).sum(1).mean()
@@ -105,6 +161,16 @@ class WGANGP(LatentModel):
             self.regressor.updates += 1
         return {"loss": adversarial + regression, "adversarial": adversarial.detach(),
                 "latent_regression": regression.detach()}
+
+    def _clusters_of(self, images: Tensor) -> Tensor:
+        """The mixture component of each image's code R(x), R in eval mode (its running statistics, as the
+        prior's fit sees it, and no update of them from real images)."""
+        training = self.regressor.training
+        self.regressor.eval()
+        try:
+            return self.sampling_prior.assign(self.regressor(images))
+        finally:
+            self.regressor.train(training)
 
     def prior_codes(self, batches: Iterable[Tensor]) -> Tensor:
         """R(x) of the training images (one deterministic code each), in place of an encoder's samples."""

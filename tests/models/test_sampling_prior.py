@@ -279,3 +279,41 @@ def test_fit_prior_writes_a_new_checkpoint_with_the_prior_fitted_to_the_training
     resized = runner.invoke(app, ["fit-prior", str(source), "--out", str(tmp_path / "big.safetensors"), "--set", "latent_dim=5"])
     assert resized.exit_code != 0 and "does not fit" in resized.output and len(resized.output.strip().splitlines()) == 1
     assert not (tmp_path / "big.safetensors").exists()
+
+
+def test_a_warm_started_refit_keeps_each_components_identity():
+    from genzoo_models.configs import SamplingPriorConfig
+    from genzoo_models.sampling_prior import MixturePrior
+
+    centres = torch.tensor([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0], [10.0, 10.0]])
+    codes = (centres[:, None] + 0.5 * torch.randn(4, 50, 2, generator=torch.Generator().manual_seed(0))).flatten(0, 1)
+    prior = MixturePrior(2, SamplingPriorConfig(components=4))
+    prior.fit(codes, seed=0)
+    before = prior.means.clone()
+    shifted = codes + torch.tensor([0.3, -0.2])
+    prior.fit(shifted, seed=7, warm_start=True)  # another seed would start elsewhere; the warm start ignores it
+    assert torch.allclose(prior.means, before + torch.tensor([0.3, -0.2]), atol=0.1)
+    cold = MixturePrior(2, SamplingPriorConfig(components=4))
+    cold.fit(shifted, seed=7, warm_start=True)  # nothing fitted before: a warm start is a cold one
+    fresh = MixturePrior(2, SamplingPriorConfig(components=4))
+    fresh.fit(shifted, seed=7)
+    assert torch.equal(cold.means, fresh.means)
+
+
+def test_transform_is_a_draw_from_the_component_split_picks():
+    from genzoo_models.configs import SamplingPriorConfig
+    from genzoo_models.sampling_prior import MixturePrior
+
+    codes = torch.randn(300, 3, generator=torch.Generator().manual_seed(0)) * torch.tensor([1.0, 2.0, 3.0])
+    prior = MixturePrior(3, SamplingPriorConfig(components=5))
+    prior.fit(codes)
+    noise = torch.randn(64, 3, generator=torch.Generator().manual_seed(1))
+    components, fresh = prior.split(noise)
+    assert torch.equal(prior.transform(noise), prior.draw(components, fresh).float())
+    assert torch.equal(fresh[:, 1:], noise[:, 1:].double())  # only the first coordinate is spent on k
+    # assign: the most responsible component, against torch.distributions
+    z = torch.randn(64, 3, generator=torch.Generator().manual_seed(2)) * 2
+    scales = prior.scales.double()
+    normals = torch.distributions.MultivariateNormal(prior.means.double(), scale_tril=scales)
+    joint = normals.log_prob(z.double()[:, None]) + prior.weights.double().log()
+    assert torch.equal(prior.assign(z), joint.argmax(1))

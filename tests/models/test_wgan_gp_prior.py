@@ -1,5 +1,6 @@
-"""wgan-gp's latent regressor and fitted sampling prior: G and D train exactly as without it, the prior is
-fitted to the regressor's codes, and checkpoints from before it load, sample N(0, I) and refuse a refit."""
+"""wgan-gp's latent regressor, fitted sampling prior and cluster critic: until the prior is fitted G and D train
+exactly as without R, the prior is fitted to the regressor's codes, the critic then scores images as members of
+their components, and checkpoints from before these load, sample N(0, I) and refuse a refit."""
 
 from __future__ import annotations
 
@@ -91,8 +92,11 @@ def test_fit_prior_refits_from_the_trained_regressor_and_refuses_one_never_train
     assert refit.exit_code == 0, refit.output
     again = genzoo.load(tmp_path / "refit.safetensors")
     assert again.sampling_prior.weights.shape == (3,) and int(again.regressor.updates) == 2
+    # the cluster critic's projection was keyed on the old components: it starts again at zero, sized for 3
+    assert again.cluster_projection.embedding.weight.shape[0] == 3
+    assert not again.cluster_projection.embedding.weight.any()
     for key, tensor in load_file(str(source)).items():  # the regressor (and everything but the prior) is the file's
-        if not key.startswith("sampling_prior."):
+        if not key.startswith(("sampling_prior.", "cluster_projection.")):
             assert torch.equal(tensor, again.state_dict()[key]), key
     untrained = build()
     save_model(tmp_path / "untrained.safetensors", untrained, run.model.genzoo_meta)
@@ -107,7 +111,7 @@ def test_a_checkpoint_from_before_the_regressor_samples_n01_and_refuses_a_refit(
                           progress="none", sample_every=0, checkpoint_every=0, grid_size=4, config=TINY)
     meta = dict(result.model.genzoo_meta)
     state = {k: v for k, v in result.model.state_dict().items()
-             if not k.startswith(("sampling_prior.", "regressor."))}  # what an older genzoo wrote
+             if not k.startswith(("sampling_prior.", "regressor.", "cluster_projection."))}  # what an older genzoo wrote
 
     class Old(torch.nn.Module):
         def state_dict(self, *args, **kwargs):
@@ -126,3 +130,91 @@ def test_a_checkpoint_from_before_the_regressor_samples_n01_and_refuses_a_refit(
 def test_several_draws_per_image_are_refused_for_the_regressors_deterministic_codes():
     with pytest.raises(ConfigError, match="sampling_prior.draws=1"):
         build(sampling_prior={"draws": 4})
+
+
+class FixedCodes(torch.nn.Module):
+    """A stand-in regressor: image i's code is ``codes[i]`` (the tests below choose its component)."""
+
+    def __init__(self, codes: torch.Tensor) -> None:
+        super().__init__()
+        self.codes = codes
+        self.register_buffer("updates", torch.ones((), dtype=torch.long))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.codes[: x.shape[0]].to(x.dtype)
+
+
+def separated_prior(model, components: int = 4) -> torch.Tensor:
+    """Give ``model`` a fitted mixture whose components sit 100 apart; returns their means."""
+    prior = model.sampling_prior
+    means = torch.zeros(prior.means.shape)
+    means[:components, 0] = 100.0 * torch.arange(components)
+    prior.means.copy_(means)
+    prior.weights.zero_()[:components] = 1.0 / components
+    prior.fitted.fill_(1.0)
+    return means[:components]
+
+
+def recorded_codes(model):
+    codes = []
+    model.generator.register_forward_pre_hook(lambda module, args: codes.append(args[0].detach().clone()))
+    return codes
+
+
+def test_the_critic_scores_membership_of_a_component_by_projection():
+    from genzoo_models.wgan_gp import _ClusterCritic
+
+    model = build(sampling_prior={"components": 4})
+    assert model.prior_warm_start and "cluster_projection" in next(p for p in model.players() if p.name == "critic").modules
+    x, labels = torch.rand(6, 1, 28, 28), torch.tensor([0, 1, 2, 3, 0, 1])
+    critic = _ClusterCritic(model.critic, model.cluster_projection, labels)
+    with torch.no_grad():
+        assert torch.equal(critic(x), model.critic(x))  # e_k starts at zero: the critic starts unconditional
+        model.cluster_projection.embedding.weight.normal_()
+        features = model.critic.features(x).flatten(1)
+        expected = model.critic(x) + (model.cluster_projection.embedding.weight[labels] * features).sum(1, keepdim=True)
+        assert torch.allclose(critic(x), expected, atol=1e-5)
+        # a batch of real and fake images scored in one call repeats the labels
+        assert torch.allclose(critic(torch.cat([x, x]))[6:], expected, atol=1e-5)
+
+
+def test_each_fake_in_a_critic_step_comes_from_its_real_partners_component():
+    model = build(sampling_prior={"components": 4})
+    means = separated_prior(model)
+    labels = torch.tensor([3, 0, 2, 2, 1, 0, 3, 1])
+    model.regressor = FixedCodes(means[labels])
+    codes = recorded_codes(model)
+    model.loss("critic", torch.rand(8, 1, 28, 28) * 2 - 1)
+    assert torch.equal(model.sampling_prior.assign(codes[0]), labels)
+    assert model.regressor.training  # R was put back in training mode after labelling in eval mode
+
+
+def test_the_generator_trains_on_the_mixtures_codes_once_fitted():
+    model = build(sampling_prior={"components": 4})
+    separated_prior(model)
+    codes = recorded_codes(model)
+    batch = torch.rand(8, 1, 28, 28) * 2 - 1
+    torch.manual_seed(5)
+    model.loss("generator", batch)
+    torch.manual_seed(5)
+    noise = torch.randn(8, 3)
+    assert torch.allclose(codes[0], model.sampling_prior.transform(noise))
+    plain = build(sampling_prior={"components": 4}, cluster_critic=False)  # trains on N(0, I) as published
+    separated_prior(plain)
+    codes = recorded_codes(plain)
+    torch.manual_seed(5)
+    plain.loss("generator", batch)
+    assert torch.equal(codes[0], noise) and not hasattr(plain, "cluster_projection") and not plain.prior_warm_start
+
+
+def test_a_run_trains_the_cluster_critic_after_the_first_fit_and_publishes_it(tmp_path):
+    images = torch.rand(48, 1, 28, 28, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    result = genzoo.train("wgan-gp", images, out=tmp_path / "run", steps=4, batch_size=8, device="cpu",
+                          progress="none", sample_every=0, checkpoint_every=2, grid_size=4,
+                          config={**TINY, "sampling_prior": {"components": 3}})
+    saved = load_file(str(result.model_path))
+    assert saved["cluster_projection.embedding.weight"].shape == (3, TINY["net"]["discriminator_width"] * 2 * 7 * 7)
+    assert saved["cluster_projection.embedding.weight"].abs().sum() > 0  # steps 3-4 trained it
+    paper = get_registry().make_config(get_registry().get("model", "wgan-gp"),
+                                       resolve_run_config(model="wgan-gp", preset="paper").model_config)
+    assert not paper.cluster_critic
