@@ -84,12 +84,18 @@ def save_train_state(
     fixed_noise: torch.Tensor,
     extra: dict[str, Any] | None = None,
     live_weights: dict[str, torch.Tensor] | None = None,
+    replaced_by_fit: dict[str, dict[str, torch.Tensor]] | None = None,
 ) -> Path:
     """Write the training state atomically. ``live_weights``: the weights training continues from, when
-    the model file holds others (their moving average, :mod:`genzoo.averaging`)."""
+    the model file holds others (their moving average, :mod:`genzoo.averaging`). ``replaced_by_fit``:
+    ``{"live": ..., "average": ...}``, the tensors a prior fit off the checkpoint schedule replaced, which
+    a resume puts back."""
     tensors: dict[str, torch.Tensor] = {"fixed_noise": fixed_noise.detach().cpu().contiguous()}
     for name, tensor in (live_weights or {}).items():
         tensors[f"live/{name}"] = tensor.detach().cpu().contiguous()
+    for copy, replaced in (replaced_by_fit or {}).items():
+        for name, tensor in replaced.items():
+            tensors[f"prefit/{copy}/{name}"] = tensor.detach().cpu().contiguous()
     optim_info: dict[str, Any] = {}
     for name, optimizer in optimizers.items():
         _flatten_optimizer(f"optim/{name}", optimizer.state_dict(), tensors, optim_info)
@@ -133,6 +139,8 @@ def load_train_state(path: str | Path) -> dict[str, Any]:
             "rng_info": field("rng"),
             "fixed_noise": tensors["fixed_noise"],
             "live": {k[len("live/"):]: v for k, v in tensors.items() if k.startswith("live/")},
+            "replaced_by_fit": {copy: {k[len(f"prefit/{copy}/"):]: v for k, v in tensors.items()
+                                       if k.startswith(f"prefit/{copy}/")} for copy in ("live", "average")},
             "extra": field("extra"),
         }
         int(state["data_position"]["epoch"]), int(state["data_position"]["batch"])

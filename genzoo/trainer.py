@@ -189,6 +189,8 @@ class Trainer:
         self.loggers = list(loggers or [])
         self.given_dataset = dataset
         self._stop_signal: int | None = None
+        # what a prior fit off the checkpoint schedule replaced (saved so that a resume puts it back)
+        self._unscheduled_fit: dict[str, dict[str, torch.Tensor]] | None = None
 
     # --- set-up ---------------------------------------------------------------------------
     def _setup(self) -> None:
@@ -275,9 +277,16 @@ class Trainer:
             if before != after:
                 retuned[f"train.{key}"] = [before, after]
         changed = [k for k in FIXED_ON_RESUME if k not in ("model_config", "data_config") and saved.get(k) != new.get(k)]
-        changed += [k for k in ("model_config", "data_config")
-                    if {p: v for p, v in old_flat.items() if p.startswith(k + ".") or p == k}
-                    != {p: v for p, v in new_flat.items() if p.startswith(k + ".") or p == k}]
+        # name the settings that differ (a run from before a setting existed reads it at today's default)
+        differing = [p for p in sorted(set(old_flat) | set(new_flat)) if old_flat.get(p) != new_flat.get(p)]
+        for k in ("model_config", "data_config"):
+            keys = [p for p in differing if p.startswith(k + ".") or p == k]
+            if keys:
+                def value(flat: dict[str, Any], key: str) -> str:
+                    return repr(flat[key]) if key in flat else "absent"
+
+                shown = ", ".join(f"{p.split('.', 1)[-1]}: {value(old_flat, p)} -> {value(new_flat, p)}" for p in keys[:3])
+                changed.append(f"{k} ({shown}{', ...' if len(keys) > 3 else ''})")
         changed += [f"train.{k}" for k in FIXED_TRAIN_ON_RESUME if saved.get("train", {}).get(k) != new["train"].get(k)
                     and not (k == "ema" and k not in (written.get("train") or {}))]  # from before the average: either works
         if changed:
@@ -303,6 +312,14 @@ class Trainer:
         load_weights(self.model, live, context)
         if self.average is not None:
             self.average.load(weights)
+        with torch.no_grad():  # a fit off the schedule was for the published file only (fit loop)
+            live_state = self.model.state_dict()
+            for name, value in state["replaced_by_fit"]["live"].items():
+                if name in live_state:
+                    live_state[name].copy_(value)
+            for name, value in state["replaced_by_fit"]["average"].items():
+                if self.average is not None and name in self.average.tensors:
+                    self.average.tensors[name].copy_(value)
         for name, optimizer in self.optimizers.items():
             if name not in state["optimizers"]:
                 raise CheckpointError(f"{checkpoint} has no optimiser state for player {name!r}")
@@ -379,6 +396,7 @@ class Trainer:
                 data_position=self.stream.position(),
                 fixed_noise=self.fixed_noise,
                 live_weights=state_tensors(self.model) if self.average is not None else None,
+                replaced_by_fit=self._unscheduled_fit,
             )
             with self.averaged():
                 save_model(tmp / MODEL_FILENAME, self.model, self.checkpoint_meta())
@@ -398,14 +416,16 @@ class Trainer:
             shutil.rmtree(old, ignore_errors=True)
         return final
 
-    def refit_prior(self) -> None:
+    def refit_prior(self) -> dict[str, dict[str, torch.Tensor]]:
         """Let the model fit its sampling prior (``GenerativeModel.fit_prior``) to the first
         ``prior_fit_images`` training images, on the weights it publishes; the fitted state goes into
         the live weights and the average alike, so the average keeps it exactly (a lerp between equal
-        values) and a resumed run refits from the same state."""
+        values) and a resumed run refits from the same state. Returns what the fit replaced
+        (``{"live": ..., "average": ...}``, by state-dict name), for :meth:`save_checkpoint`."""
+        previous: dict[str, dict[str, torch.Tensor]] = {"live": {}, "average": {}}
         count = min(int(self.model.prior_fit_images), len(self.dataset))
         if count <= 0:
-            return
+            return previous
         batches = leading_batches(self.dataset, count, self.config.train.batch_size, self.device)
         was_training = self.model.training
         with torch.no_grad(), self.averaged():
@@ -419,9 +439,12 @@ class Trainer:
         live = self.model.state_dict()
         with torch.no_grad():
             for name, value in fitted.items():
+                previous["live"][name] = live[name].detach().clone()
                 live[name].copy_(value)
                 if self.average is not None:
+                    previous["average"][name] = before[name]
                     self.average.tensors[name].copy_(value)
+        return previous
 
     def averaged(self) -> AbstractContextManager[None]:
         """A block in which the model holds the weights it publishes (the average, when kept)."""
@@ -560,7 +583,12 @@ class Trainer:
                         average_buffers(self.model, self.dist)
                         if self.average is not None:  # the published statistics too, not rank 0's alone
                             average_tensors(self.average.float_buffers, self.dist)
-                        self.refit_prior()  # every rank, from the same images and weights
+                        replaced = self.refit_prior()  # every rank, from the same images and weights
+                        # A fit off the checkpoint_every schedule (the last step, a stop) is for the
+                        # published file: a resume puts back what it replaced, so a model whose training
+                        # reads its prior (wgan-gp's cluster critic) continues as an unbroken run would.
+                        scheduled = bool(train.checkpoint_every) and self.step % train.checkpoint_every == 0
+                        self._unscheduled_fit = None if scheduled else replaced
                     if sample_now and main:
                         self.save_samples()
                     if checkpoint_now:

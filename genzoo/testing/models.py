@@ -76,6 +76,7 @@ def check_training_step(
     count = sum(p.steps for p in players)
     batches = iter([random_batch(model.data_shape, batch_size, seed + i) for i in range(count)])
     logged = run_iteration(model, players, optimizers, batches)
+    _check_finite_terms(model, logged)
     if require_all and model.prior_fit_images > 0 and model.prior_is_standard_normal:
         model.eval()
         with torch.no_grad():
@@ -84,8 +85,7 @@ def check_training_step(
         if not model.prior_is_standard_normal:  # the fit took: train once more on the fitted prior
             batches = iter([random_batch(model.data_shape, batch_size, seed + count + 2 + i) for i in range(count)])
             logged = run_iteration(model, players, optimizers, batches)
-    for key, value in logged.items():
-        assert torch.isfinite(value).all(), f"{type(model).__name__}: loss term {key} is not finite ({value})"
+            _check_finite_terms(model, logged)
     for player in players:
         assert f"{player.name}/loss" in logged, f"player {player.name!r} logged no 'loss' term"
         named = [
@@ -99,6 +99,11 @@ def check_training_step(
         else:
             assert len(unchanged) < len(after), f"player {player.name!r}: one training step changed no parameter"
     return logged
+
+
+def _check_finite_terms(model: GenerativeModel, logged: dict[str, Tensor]) -> None:
+    for key, value in logged.items():
+        assert torch.isfinite(value).all(), f"{type(model).__name__}: loss term {key} is not finite ({value})"
 
 
 def check_sampling(model: GenerativeModel, n: int = 3) -> Tensor:

@@ -6,7 +6,8 @@ land in a hole decode to scribbles (MODELS.md: GVAE's reconstructions score 0.93
 N(0, I) samples 0.67). Ghosh et al. 2020 ("From Variational to Deterministic Autoencoders", sec. 4)
 fit a Gaussian mixture to the encoded training codes after training and sample from it instead;
 Dai & Wipf 2019 ("Diagnosing and Enhancing VAE Models") use a second-stage VAE for the same end.
-Training is unchanged; only the distribution that ``generate`` draws codes from is.
+Training is unchanged; only the distribution that ``generate`` draws codes from is (except for wgan-gp's
+cluster critic, which also trains on the mixture: genzoo_models.wgan_gp).
 
 The mixture p(z) = Σ_k w_k N(z; m_k, L_k L_kᵀ) is fitted by EM (Dempster et al. 1977) in float64 on
 codes z = μ + σ·ε of up to ``images`` training images (``draws`` codes each), with ``ridge``·I added
@@ -49,6 +50,7 @@ class MixturePrior(nn.Module):
         self.dim, k = dim, config.components
         self.full = dim <= FULL_COVARIANCE_MAX_DIM
         self.register_buffer("fitted", torch.zeros(()))
+        self.warm_started = False  # whether the last fit started from the one before (fit)
         self.register_buffer("weights", torch.full((k,), 1.0 / k))
         self.register_buffer("means", torch.zeros(k, dim))
         # the Cholesky factor L_k of each covariance (full) or its square-root diagonal (diagonal)
@@ -63,7 +65,8 @@ class MixturePrior(nn.Module):
     def fit(self, codes: Tensor, seed: int = 0, warm_start: bool = False) -> None:
         """Fit the mixture to ``codes`` (N, dim) by EM from a seeded k-means++-style start, or with
         ``warm_start`` from the mixture fitted before (if any), so that component k stays the same
-        cluster from one refit to the next (wgan-gp's cluster critic keys on it)."""
+        cluster from one refit to the next (wgan-gp's cluster critic keys on it). A warm start needs a
+        previous fit and at least as many codes as components; ``warm_started`` says whether it took."""
         x = codes.detach().double().cpu().flatten(1)
         n, k = len(x), self.config.components
         if x.shape[1] != self.dim or n < 2:
@@ -77,7 +80,8 @@ class MixturePrior(nn.Module):
         var = x.var(0).mean() + ridge
         cov = torch.eye(self.dim, dtype=x.dtype).repeat(k, 1, 1) * var if self.full else torch.full((k, self.dim), float(var), dtype=x.dtype)
         weights = torch.full((k,), 1.0 / k, dtype=x.dtype)
-        if warm_start and self.is_fitted and k == self.config.components:
+        self.warm_started = warm_start and self.is_fitted and k == self.config.components
+        if self.warm_started:  # (a component whose weight fell to ~0 stays there: EM does not revive it)
             weights = self.weights.double().cpu().clamp_min(1e-10)
             weights, means, cov = weights / weights.sum(), self.means.double().cpu(), self._covariances().cpu()
         # every per-(code, component) quantity below is a GEMM against the codes or their outer
@@ -127,9 +131,10 @@ class MixturePrior(nn.Module):
         fresh = ((u - lower) / weights[k].clamp_min(1e-300)).clamp(1e-12, 1 - 1e-12)
         return k, torch.cat([_normal_icdf(fresh)[:, None], eps[:, 1:]], 1)
 
-    def draw(self, components: Tensor, noise: Tensor) -> Tensor:
-        """z = m_k + T·L_k ε for each row's component k and standard normal noise ε (N, dim)."""
-        eps = noise.double() * self.config.temperature
+    def draw(self, components: Tensor, noise: Tensor, temperature: float | None = None) -> Tensor:
+        """z = m_k + T·L_k ε for each row's component k and standard normal noise ε (N, dim); T is
+        ``sampling_prior.temperature`` unless ``temperature`` is given (training draws at T = 1)."""
+        eps = noise.double() * (self.config.temperature if temperature is None else temperature)
         scales = self.scales.double()[components]
         spread = (scales @ eps[:, :, None]).squeeze(-1) if self.full else scales * eps
         return (self.means.double()[components] + spread).to(noise.dtype)

@@ -1,6 +1,7 @@
 """``wgan-gp``: Gulrajani et al. (2017), Improved Training of Wasserstein GANs.
 
-Critic D (no batch norm) and generator G, z ~ N(0, I):
+Critic D (no batch norm) and generator G, z ~ N(0, I) (the ``paper`` preset throughout; the default draws z from
+the fitted mixture and scores with D(x | k) once the mixture is fitted: "The cluster critic" below):
 
     L_D = E_z[D(G(z))] - E_x[D(x)] + lambda * E_x^[(||grad D(x^)||_2 - 1)^2],
           x^ = eps*x + (1-eps)*G(z), one eps ~ U[0,1] per sample      (stepped ``critic_steps`` times)
@@ -21,7 +22,8 @@ default from a Gaussian mixture fitted to codes of the training images (``sampli
 genzoo_models.sampling_prior); having no encoder, it gets the codes from a latent regressor R trained
 beside G on G's own samples (Donahue et al. 2017, sec. 4.1's "latent regressor"):
 
-    L_R = E_z ||R(G(z)) - z||^2      (G(z) detached: G's gradient is L_G's alone)
+    L_R = E_z ||R(G(z)) - z||^2      (G(z) detached: G's gradient is L_G's alone; z the generator step's own
+                                      code, from N(0, I) or, with the cluster critic, the mixture)
 
 R steps with the generator player on the same G(z), detached: its parameters are its own (Adam treats them
 apart) and it draws no randomness of its own, so without the cluster critic (below) G and D take exactly the
@@ -37,9 +39,12 @@ Koyama 2018; phi its features, one learned e_k per component), each fake in a cr
 the component of the real image it is paired with (so the penalty's interpolates join images of one
 class), and the generator trains on the mixture's codes, the ones it is sampled from. This is Liu et
 al. 2020's self-conditioned GAN with the clusters taken from R's codes rather than the critic's
-features. The loss is still L_D and L_G above, with D(x | k) for D. Every refit starts from the
-previous mixture, so component k stays the same cluster and e_k keeps its meaning. Until the first
-fit (the first checkpoint) the run is plain WGAN-GP on N(0, I).
+features. L_D and L_G keep their form with D(x | k) for D, but estimate a class-conditional distance (the
+penalty's interpolates stay within a class), closer to a weighted sum of per-cluster Wasserstein distances
+than W1: the default is WGAN-GP's loss with self-conditioning, the ``paper`` preset the plain model. Every
+refit starts from the previous mixture, so component k stays the same cluster and e_k keeps its meaning (a
+refit that cannot, with fewer codes than components, zeroes the projection). Until the first fit (the first
+checkpoint) the run is plain WGAN-GP on N(0, I); training draws at temperature 1.
 
 No encoder capability: R only inverts G's samples, it is no posterior, so the likelihood metrics that need
 q(z|x) do not apply. ``decoder_log_prob`` uses Bernoulli on (x+1)/2 with p = (G(z)+1)/2, for AIS-style
@@ -53,7 +58,7 @@ from collections.abc import Iterable, Sequence
 import torch
 from torch import Tensor, nn
 
-from genzoo.errors import ConfigError
+from genzoo.errors import ConfigError, GenzooError
 from genzoo.model import Player
 from genzoo_models.augment import augment
 from genzoo_models.common import LatentModel, check_player
@@ -94,6 +99,9 @@ class _ClusterCritic(nn.Module):
         self.critic, self.projection, self.labels = critic, projection, labels
 
     def forward(self, x: Tensor) -> Tensor:
+        if x.shape[0] % self.labels.shape[0]:
+            raise GenzooError(f"the cluster critic got {x.shape[0]} images for {self.labels.shape[0]} labels; "
+                              "a batch it scores must hold whole copies of the labelled batch")
         features = self.critic.features(x).flatten(1)
         labels = self.labels.repeat(x.shape[0] // self.labels.shape[0])
         return self.critic.head(features) + (self.projection.embedding(labels) * features).sum(1, keepdim=True)
@@ -143,14 +151,14 @@ class WGANGP(LatentModel):
             with torch.no_grad():
                 if clustered:  # each fake drawn from the component of the real image it is paired with
                     labels = self._clusters_of(batch)
-                    z = self.sampling_prior.draw(labels, z).to(z.dtype)
+                    z = self.sampling_prior.draw(labels, z, temperature=1.0).to(z.dtype)
                     critic = _ClusterCritic(self.critic, self.cluster_projection, labels)
                 fake = self.generator(z)
             return self.adversarial.discriminator_loss(critic, augment(batch, kind), augment(fake, kind))
         check_player(self, player, "generator")
         if clustered:  # the generator trains on the codes it will be sampled from
             labels, fresh = self.sampling_prior.split(z)
-            z = self.sampling_prior.draw(labels, fresh).to(z.dtype)
+            z = self.sampling_prior.draw(labels, fresh, temperature=1.0).to(z.dtype)  # T is for sampling only
             critic = _ClusterCritic(self.critic, self.cluster_projection, labels)
         fake = self.generator(z)
         adversarial = self.adversarial.generator_loss(critic(augment(fake, kind)))
@@ -162,9 +170,17 @@ class WGANGP(LatentModel):
         return {"loss": adversarial + regression, "adversarial": adversarial.detach(),
                 "latent_regression": regression.detach()}
 
+    def fit_prior(self, batches: Iterable[Tensor]) -> None:
+        super().fit_prior(batches)
+        if hasattr(self, "cluster_projection") and not self.sampling_prior.warm_started:
+            # a fresh fit numbers its components anew: vectors learned for the old ones would mislabel them
+            with torch.no_grad():
+                self.cluster_projection.embedding.weight.zero_()
+
     def _clusters_of(self, images: Tensor) -> Tensor:
-        """The mixture component of each image's code R(x), R in eval mode (its running statistics, as the
-        prior's fit sees it, and no update of them from real images)."""
+        """The mixture component of each image's code R(x), R in eval mode (its running statistics, as at the
+        prior's fit, and no update of them from real images). This is the live R, while the mixture was
+        fitted to the codes of the weight average's R at the last checkpoint: both invert the same G."""
         training = self.regressor.training
         self.regressor.eval()
         try:

@@ -218,3 +218,80 @@ def test_a_run_trains_the_cluster_critic_after_the_first_fit_and_publishes_it(tm
     paper = get_registry().make_config(get_registry().get("model", "wgan-gp"),
                                        resolve_run_config(model="wgan-gp", preset="paper").model_config)
     assert not paper.cluster_critic
+
+
+def test_without_the_cluster_critic_g_and_d_train_as_without_r_after_the_fit_too():
+    torch.manual_seed(0)
+    with_regressor = build(cluster_critic=False)
+    torch.manual_seed(0)
+    plain = build(sampling_prior={"kind": "normal"})
+    data = torch.rand(8, 1, 28, 28, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    runs = []
+    for model in (with_regressor, plain):
+        torch.manual_seed(0)
+        players, optimizers = check_players(model), build_optimizers(model)
+        for step in range(4):
+            if step == 2 and hasattr(model, "regressor"):  # what a checkpoint does between steps 2 and 3
+                model.eval()
+                model.fit_prior([data])
+                model.train()
+            run_iteration(model, players, optimizers, lambda: data, step=step)
+        runs.append(model.state_dict())
+    assert with_regressor.sampling_prior.is_fitted
+    for name, tensor in runs[1].items():
+        assert torch.equal(tensor, runs[0][name]), name
+
+
+def test_the_labels_follow_real_and_fake_halves_that_differ():
+    from genzoo_models.wgan_gp import _ClusterCritic
+
+    model = build(sampling_prior={"components": 4})
+    with torch.no_grad():
+        model.cluster_projection.embedding.weight.normal_()
+    real, fake, labels = torch.rand(3, 1, 28, 28), torch.rand(3, 1, 28, 28) * 2 - 1, torch.tensor([2, 0, 3])
+    critic = _ClusterCritic(model.critic, model.cluster_projection, labels)
+    with torch.no_grad():
+        both = critic(torch.cat([real, fake]))
+        assert torch.allclose(both[:3], critic(real), atol=1e-5) and torch.allclose(both[3:], critic(fake), atol=1e-5)
+    with pytest.raises(genzoo.GenzooError, match="whole copies"):
+        critic(torch.rand(4, 1, 28, 28))
+
+
+def test_a_refit_that_cannot_keep_the_components_resets_the_projection():
+    model = build(sampling_prior={"components": 4})
+    train_steps(model, 1)
+    model.eval()
+    model.fit_prior([torch.rand(16, 1, 28, 28) * 2 - 1])
+    assert not model.sampling_prior.warm_started  # the first fit is a cold one
+    with torch.no_grad():
+        model.cluster_projection.embedding.weight.fill_(1.0)
+    model.fit_prior([torch.rand(16, 1, 28, 28) * 2 - 1])
+    assert model.sampling_prior.warm_started and model.cluster_projection.embedding.weight.eq(1.0).all()
+    model.fit_prior([torch.rand(3, 1, 28, 28) * 2 - 1])  # fewer codes than components: a cold fit
+    assert not model.sampling_prior.warm_started and not model.cluster_projection.embedding.weight.any()
+
+
+def test_training_draws_at_temperature_one_whatever_sampling_uses():
+    model = build(sampling_prior={"components": 4, "temperature": 0.5})
+    separated_prior(model)
+    codes = recorded_codes(model)
+    batch = torch.rand(8, 1, 28, 28) * 2 - 1
+    torch.manual_seed(5)
+    model.loss("generator", batch)
+    torch.manual_seed(5)
+    labels, fresh = model.sampling_prior.split(torch.randn(8, 3))
+    assert torch.allclose(codes[0], model.sampling_prior.draw(labels, fresh, temperature=1.0).float())
+    assert not torch.allclose(codes[0], model.sampling_prior.draw(labels, fresh).float())
+
+
+def test_resume_across_the_first_fit_is_exact(tmp_path):
+    images = torch.rand(48, 1, 28, 28, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    options = dict(batch_size=8, device="cpu", progress="none", sample_every=0, checkpoint_every=2, grid_size=4,
+                   config={**TINY, "sampling_prior": {"components": 3}})
+    whole = genzoo.train("wgan-gp", images, out=tmp_path / "whole", steps=6, **options)
+    genzoo.train("wgan-gp", images, out=tmp_path / "part", steps=3, **options)
+    resumed = genzoo.train("wgan-gp", images, out=tmp_path / "part", steps=6, **options)  # resumes from step 3
+    a, b = load_file(str(whole.model_path)), load_file(str(resumed.model_path))
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key

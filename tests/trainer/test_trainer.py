@@ -207,7 +207,7 @@ def test_run_folder_records_resolved_configs_and_a_mismatch_is_one_line(tiny_reg
                                    "train": {**saved["train"], "steps": 6}})
     from genzoo.errors import ConfigError
 
-    with pytest.raises(ConfigError, match=r"was trained with different model_config"):
+    with pytest.raises(ConfigError, match=r"was trained with different model_config \(hidden: \d+ -> 32\)"):
         train(changed, run)
 
 
