@@ -279,12 +279,13 @@ class Trainer:
         changed = [k for k in FIXED_ON_RESUME if k not in ("model_config", "data_config") and saved.get(k) != new.get(k)]
         # name the settings that differ (a run from before a setting existed reads it at today's default)
         differing = [p for p in sorted(set(old_flat) | set(new_flat)) if old_flat.get(p) != new_flat.get(p)]
+
+        def value(flat: dict[str, Any], key: str) -> str:
+            return repr(flat[key]) if key in flat else "absent"
+
         for k in ("model_config", "data_config"):
             keys = [p for p in differing if p.startswith(k + ".") or p == k]
             if keys:
-                def value(flat: dict[str, Any], key: str) -> str:
-                    return repr(flat[key]) if key in flat else "absent"
-
                 shown = ", ".join(f"{p.split('.', 1)[-1]}: {value(old_flat, p)} -> {value(new_flat, p)}" for p in keys[:3])
                 changed.append(f"{k} ({shown}{', ...' if len(keys) > 3 else ''})")
         changed += [f"train.{k}" for k in FIXED_TRAIN_ON_RESUME if saved.get("train", {}).get(k) != new["train"].get(k)

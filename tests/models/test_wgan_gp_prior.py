@@ -155,6 +155,16 @@ def separated_prior(model, components: int = 4) -> torch.Tensor:
     return means[:components]
 
 
+def generator_step_codes(model, seed: int = 5) -> tuple[torch.Tensor, torch.Tensor]:
+    """The code the generator step fed G, and the N(0, I) noise it drew it from (same seed)."""
+    codes = recorded_codes(model)
+    batch = torch.rand(8, 1, 28, 28) * 2 - 1
+    torch.manual_seed(seed)
+    model.loss("generator", batch)
+    torch.manual_seed(seed)
+    return codes[0], torch.randn(8, model.config.latent_dim)
+
+
 def recorded_codes(model):
     codes = []
     model.generator.register_forward_pre_hook(lambda module, args: codes.append(args[0].detach().clone()))
@@ -192,19 +202,12 @@ def test_each_fake_in_a_critic_step_comes_from_its_real_partners_component():
 def test_the_generator_trains_on_the_mixtures_codes_once_fitted():
     model = build(sampling_prior={"components": 4})
     separated_prior(model)
-    codes = recorded_codes(model)
-    batch = torch.rand(8, 1, 28, 28) * 2 - 1
-    torch.manual_seed(5)
-    model.loss("generator", batch)
-    torch.manual_seed(5)
-    noise = torch.randn(8, 3)
-    assert torch.allclose(codes[0], model.sampling_prior.transform(noise))
+    code, noise = generator_step_codes(model)
+    assert torch.allclose(code, model.sampling_prior.transform(noise))
     plain = build(sampling_prior={"components": 4}, cluster_critic=False)  # trains on N(0, I) as published
     separated_prior(plain)
-    codes = recorded_codes(plain)
-    torch.manual_seed(5)
-    plain.loss("generator", batch)
-    assert torch.equal(codes[0], noise) and not hasattr(plain, "cluster_projection") and not plain.prior_warm_start
+    code, noise = generator_step_codes(plain)
+    assert torch.equal(code, noise) and not hasattr(plain, "cluster_projection") and not plain.prior_warm_start
 
 
 def test_a_run_trains_the_cluster_critic_after_the_first_fit_and_publishes_it(tmp_path):
@@ -274,14 +277,10 @@ def test_a_refit_that_cannot_keep_the_components_resets_the_projection():
 def test_training_draws_at_temperature_one_whatever_sampling_uses():
     model = build(sampling_prior={"components": 4, "temperature": 0.5})
     separated_prior(model)
-    codes = recorded_codes(model)
-    batch = torch.rand(8, 1, 28, 28) * 2 - 1
-    torch.manual_seed(5)
-    model.loss("generator", batch)
-    torch.manual_seed(5)
-    labels, fresh = model.sampling_prior.split(torch.randn(8, 3))
-    assert torch.allclose(codes[0], model.sampling_prior.draw(labels, fresh, temperature=1.0).float())
-    assert not torch.allclose(codes[0], model.sampling_prior.draw(labels, fresh).float())
+    code, noise = generator_step_codes(model)
+    labels, fresh = model.sampling_prior.split(noise)
+    assert torch.allclose(code, model.sampling_prior.draw(labels, fresh, temperature=1.0).float())
+    assert not torch.allclose(code, model.sampling_prior.draw(labels, fresh).float())
 
 
 def test_resume_across_the_first_fit_is_exact(tmp_path):
