@@ -197,8 +197,22 @@ class WGANGPConfig:
         "(N(0, I) has no clusters); MODELS.md",
         True,
     )
+    refine_steps: int = doc(
+        "sampling only: gradient steps each code takes up the critic's score before G draws it, "
+        "z <- z + refine_step * grad_z D(G(z) | k) (the latent-space step of Tanaka 2019's discriminator optimal "
+        "transport; 0: plain G(z); the paper preset takes 0; MODELS.md)",
+        10,
+    )
+    refine_step: float = doc("size of each refinement step (refine_steps)", 0.005)
     net: NetConfig = doc("network sizes (critic width 64)", default_factory=_wide_critic_net)
     loss: WGANGPLosses = doc("loss plugins", default_factory=WGANGPLosses)
+
+    def __post_init__(self) -> None:
+        steps = self.refine_steps
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+            raise ValueError(f"refine_steps must be an integer >= 0, not {steps!r}")
+        if not self.refine_step > 0:  # also refuses NaN
+            raise ValueError(f"refine_step must be > 0, not {self.refine_step}")
 
 
 # --- GVAE --------------------------------------------------------------------------------------

@@ -63,7 +63,7 @@ def genzoo_models() -> list[ModelSpec]:
             default_steps=WGANGP_STEPS,
             # Gulrajani et al.'s official MNIST code: Adam 1e-4, betas (0.5, 0.9), 5 critic steps, z of 128
             presets={"paper": {"critic_lr": 1e-4, "generator_lr": 1e-4, "betas": [0.5, 0.9], "critic_steps": 5,
-                               "latent_dim": 128, "cluster_critic": False, **PAPER_PRIOR}},
+                               "latent_dim": 128, "cluster_critic": False, "refine_steps": 0, **PAPER_PRIOR}},
         ),
         ModelSpec(
             name="alpha-gan",

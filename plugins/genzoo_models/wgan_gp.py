@@ -46,6 +46,11 @@ refit starts from the previous mixture, so component k stays the same cluster an
 refit that cannot, with fewer codes than components, zeroes the projection). Until the first fit (the first
 checkpoint) the run is plain WGAN-GP on N(0, I); training draws at temperature 1.
 
+Sampling refines each code (``refine_steps``, default 10; the ``paper`` preset takes 0): before G draws it, z
+climbs the critic's score, z <- z + refine_step * grad_z D(G(z) | k) (D(G(z)) without the cluster critic),
+the latent-space gradient step of Tanaka (2019)'s discriminator optimal transport without its transport-cost
+term (ten small steps keep z near its draw: a mean move of about 0.2 in 16 dimensions). Training never uses it.
+
 No encoder capability: R only inverts G's samples, it is no posterior, so the likelihood metrics that need
 q(z|x) do not apply. ``decoder_log_prob`` uses Bernoulli on (x+1)/2 with p = (G(z)+1)/2, for AIS-style
 metrics that only need a decoder.
@@ -169,6 +174,28 @@ class WGANGP(LatentModel):
             self.regressor.updates += 1
         return {"loss": adversarial + regression, "adversarial": adversarial.detach(),
                 "latent_regression": regression.detach()}
+
+    def generate(self, noise: Tensor) -> Tensor:
+        """G(z) of the prior's code z, after ``refine_steps`` steps of z up the critic's score (module docstring).
+
+        Called in eval mode (as sampling is): the steps run G and the critic forward and back, so in training
+        mode they would move G's batch-norm statistics."""
+        steps = self.config.refine_steps
+        if not steps:
+            return super().generate(noise)
+        if hasattr(self, "cluster_projection") and self.sampling_prior.is_fitted:
+            labels, fresh = self.sampling_prior.split(noise)
+            z = self.sampling_prior.draw(labels, fresh).to(noise.dtype)  # = transform(noise), keeping k
+            critic: nn.Module = _ClusterCritic(self.critic, self.cluster_projection, labels)
+        else:
+            prior = getattr(self, "sampling_prior", None)
+            z, critic = (noise if prior is None else prior.transform(noise)), self.critic
+        for _ in range(steps):
+            with torch.enable_grad():  # sampling runs under no_grad; only z's gradient is taken
+                code = z.detach().requires_grad_(True)
+                (grad,) = torch.autograd.grad(critic(self.generator(code)).sum(), code)
+            z = code.detach() + self.config.refine_step * grad.to(code.dtype)
+        return self.generator(z)
 
     def fit_prior(self, batches: Iterable[Tensor]) -> None:
         super().fit_prior(batches)
