@@ -2,7 +2,7 @@
 # Rebuild genzoo's reference checkpoints the way the published ones were made: exactly the default
 # `genzoo run MODEL` (the model's default recipe and default budget) on the embedded mnist5k data, on
 # CPU with one thread per run; then `genzoo eval` on the held-out split and `genzoo push` as a new
-# version (published versions are never overwritten). wgan-gp-mnist5k@v6 and alpha-gan-mnist5k@v7 are
+# version (published versions are never overwritten). wgan-gp-mnist5k@v7 (v6's weights under a new card) and alpha-gan-mnist5k@v7 are
 # these commands with OMP_NUM_THREADS=2 and each run alone on the 2 cores, which also timed the defaults
 # against the 10-minute budget (registry/README.md). Runs of several models may go in parallel:
 #
