@@ -198,9 +198,9 @@ class WGANGPConfig:
         True,
     )
     refine_steps: int = doc(
-        "sampling only: gradient steps each code takes up the critic's score before G draws it, "
-        "z <- z + refine_step * grad_z D(G(z) | k) (the latent-space step of Tanaka 2019's discriminator optimal "
-        "transport; 0: plain G(z); the paper preset takes 0; MODELS.md)",
+        "sampling only, with the cluster critic: gradient steps each code takes up the critic's score before G "
+        "draws it, z <- z + refine_step * grad_z D(G(z) | k) (the latent-space step of Tanaka 2019's discriminator "
+        "optimal transport; 0: plain G(z); the paper preset takes 0; MODELS.md)",
         10,
     )
     refine_step: float = doc("size of each refinement step (refine_steps)", 0.005)
@@ -211,8 +211,8 @@ class WGANGPConfig:
         steps = self.refine_steps
         if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
             raise ValueError(f"refine_steps must be an integer >= 0, not {steps!r}")
-        if not self.refine_step > 0:  # also refuses NaN
-            raise ValueError(f"refine_step must be > 0, not {self.refine_step}")
+        if not 0 < self.refine_step < float("inf"):  # also refuses NaN
+            raise ValueError(f"refine_step must be a finite number > 0, not {self.refine_step}")
 
 
 # --- GVAE --------------------------------------------------------------------------------------

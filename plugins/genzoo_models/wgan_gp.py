@@ -46,10 +46,11 @@ refit starts from the previous mixture, so component k stays the same cluster an
 refit that cannot, with fewer codes than components, zeroes the projection). Until the first fit (the first
 checkpoint) the run is plain WGAN-GP on N(0, I); training draws at temperature 1.
 
-Sampling refines each code (``refine_steps``, default 10; the ``paper`` preset takes 0): before G draws it, z
-climbs the critic's score, z <- z + refine_step * grad_z D(G(z) | k) (D(G(z)) without the cluster critic),
-the latent-space gradient step of Tanaka (2019)'s discriminator optimal transport without its transport-cost
-term (ten small steps keep z near its draw: a mean move of about 0.2 in 16 dimensions). Training never uses it.
+Sampling refines each code (``refine_steps``, default 10) once the cluster critic is live: before G draws it, z
+climbs the critic's score, z <- z + refine_step * grad_z D(G(z) | k), the latent-space gradient step of Tanaka
+(2019)'s discriminator optimal transport without its transport-cost term (ten small steps keep z near its draw:
+a mean move of about 0.2 in 16 dimensions). Training never uses it; without the cluster critic (the ``paper``
+preset, N(0, I), files from before it) samples are G(z) as trained.
 
 No encoder capability: R only inverts G's samples, it is no posterior, so the likelihood metrics that need
 q(z|x) do not apply. ``decoder_log_prob`` uses Bernoulli on (x+1)/2 with p = (G(z)+1)/2, for AIS-style
@@ -176,26 +177,29 @@ class WGANGP(LatentModel):
                 "latent_regression": regression.detach()}
 
     def generate(self, noise: Tensor) -> Tensor:
-        """G(z) of the prior's code z, after ``refine_steps`` steps of z up the critic's score (module docstring).
-
-        Called in eval mode (as sampling is): the steps run G and the critic forward and back, so in training
-        mode they would move G's batch-norm statistics."""
+        """G(z) of the prior's code z; with the cluster critic live, z first takes ``refine_steps`` steps up
+        D(G(z) | k) (module docstring). Models without it (the paper preset, N(0, I), files from before the
+        cluster critic) draw G(z) as trained."""
         steps = self.config.refine_steps
-        if not steps:
+        if not (steps and hasattr(self, "cluster_projection") and self.sampling_prior.is_fitted):
             return super().generate(noise)
-        if hasattr(self, "cluster_projection") and self.sampling_prior.is_fitted:
-            labels, fresh = self.sampling_prior.split(noise)
-            z = self.sampling_prior.draw(labels, fresh).to(noise.dtype)  # = transform(noise), keeping k
-            critic: nn.Module = _ClusterCritic(self.critic, self.cluster_projection, labels)
-        else:
-            prior = getattr(self, "sampling_prior", None)
-            z, critic = (noise if prior is None else prior.transform(noise)), self.critic
-        for _ in range(steps):
-            with torch.enable_grad():  # sampling runs under no_grad; only z's gradient is taken
-                code = z.detach().requires_grad_(True)
-                (grad,) = torch.autograd.grad(critic(self.generator(code)).sum(), code)
-            z = code.detach() + self.config.refine_step * grad.to(code.dtype)
-        return self.generator(z)
+        labels, fresh = self.sampling_prior.split(noise)
+        z = self.sampling_prior.draw(labels, fresh).to(noise.dtype)  # = transform(noise), keeping each k
+        critic = _ClusterCritic(self.critic, self.cluster_projection, labels)
+        # Only z's gradient is taken: outside no_grad / inference_mode, in full precision (an fp16 sample grid
+        # has no loss scaling), with G in eval mode (its batch-norm statistics must not move).
+        training = self.generator.training
+        self.generator.eval()
+        try:
+            with torch.inference_mode(False), torch.enable_grad(), torch.autocast(z.device.type, enabled=False):
+                z = z.float().clone()
+                for _ in range(steps):
+                    code = z.detach().requires_grad_(True)
+                    (grad,) = torch.autograd.grad(critic(self.generator(code)).float().sum(), code)
+                    z = code.detach() + self.config.refine_step * grad
+        finally:
+            self.generator.train(training)
+        return self.generator(z.to(noise.dtype))
 
     def fit_prior(self, batches: Iterable[Tensor]) -> None:
         super().fit_prior(batches)
