@@ -318,16 +318,18 @@ class ReportBuilder:
         table3: dict[str, Any] = {"real data": summarise([self.score(None, QUALITY_METRICS, self.real, self.reference)])}
         curves: dict[str, Any] = {}
         noise: dict[str, Any] = {}
+        row_settings: dict[str, dict[str, list[Any]]] = {}
         for model in s.models:
             paper = plan.paper_runs(model, self._presets(model), s.seeds)
             table3[f"{model} (paper)"] = self.cell(paper, QUALITY_METRICS)
             tuned = plan.tuned_runs(model, best.get(model), s.seeds)
             table3[f"{model} (tuned)"] = self.cell(tuned, QUALITY_METRICS, s.curve_points, samples_label=model)
+            row_settings[model] = self.row_settings(paper[0], tuned[0])
             if s.curve_points:
                 curves[model] = self.curve(tuned)
             if s.eval_seeds:
                 noise[model] = self.evaluation_noise(tuned[0])
-        self.results.update({"table3": table3, "curves": curves, "eval_noise": noise})
+        self.results.update({"table3": table3, "row_settings": row_settings, "curves": curves, "eval_noise": noise})
         sweep_lr = best.get(s.sweep_model)
         table4: dict[str, Any] = {}
         for size in s.latent_sizes:
@@ -357,6 +359,16 @@ class ReportBuilder:
         self.results["code"] = code_description()
         self.write()
         return self.out / "report.md"
+
+    def row_settings(self, paper: plan.RunSpec, tuned: plan.RunSpec) -> dict[str, list[Any]]:
+        """The resolved settings in which a model's paper and tuned runs differ, ``{dotted key: [paper,
+        tuned]}`` (training and sampling settings alike; {} when either run failed)."""
+        records = [self.results["runs"].get(run.key, {}) for run in (paper, tuned)]
+        if any("config" not in record for record in records):
+            return {}
+        a, b = (_flatten({k: v for k, v in self._trained_settings(r["config"]).items() if k != "preset"})
+                for r in records)
+        return {key: [a.get(key), b.get(key)] for key in sorted(a.keys() | b.keys()) if a.get(key) != b.get(key)}
 
     def curve(self, runs: list[plan.RunSpec]) -> dict[str, Any]:
         """FID, precision and recall at every intermediate checkpoint, each an interval over seeds."""
@@ -413,6 +425,15 @@ def summarise(per_seed: list[dict[str, float]], keys: Sequence[str] = (), record
         for field_name in ("steps", "images_seen", "seconds"):
             cell[field_name] = interval([r[field_name] for r in records]).to_dict()
     return cell
+
+
+def _flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested settings as ``{"model_config.net.generator_width": 32, ...}`` (lists stay values)."""
+    flat: dict[str, Any] = {}
+    for key, value in values.items():
+        name = f"{prefix}{key}"
+        flat.update(_flatten(value, name + ".") if isinstance(value, dict) else {name: value})
+    return flat
 
 
 def _without_cadence(config: dict[str, Any] | None) -> dict[str, Any]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import math
 from typing import Any
 
@@ -160,6 +162,14 @@ def render_markdown(results: dict[str, Any]) -> str:
         "",
         *_table(["model"], QUALITY_COLUMNS, results.get("table3", {})),
     ]
+    differences = {m: d for m, d in (results.get("row_settings") or {}).items() if d}
+    if differences:
+        lines += ["", "### What the paper and tuned rows set differently", "",
+                  "Every resolved setting (training and sampling) in which a model's two rows differ.", "",
+                  "| model | setting | paper | tuned |", "|---|---|---|---|"]
+        for model, settings in differences.items():
+            lines += [f"| {model} | `{key}` | {json.dumps(pair[0])} | {json.dumps(pair[1])} |"
+                      for key, pair in settings.items()]
     noise = results.get("eval_noise") or {}
     if noise:
         lines += [

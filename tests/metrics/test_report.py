@@ -53,6 +53,11 @@ def test_report_runs_the_whole_protocol_and_reuses_runs(tmp_path, metrics_regist
     assert table3["tiny-vae28 (paper)"]["runs"][0] == "tiny-vae28-paper-s0"
     paper_config = json.loads((out / "runs" / "tiny-vae28-paper-s0" / "config.json").read_text())
     assert paper_config["preset"] == "paper" and paper_config["model_config"]["latent_dim"] == 2
+    # ... and the report says what the two rows set differently, resolved (the preset's latent 2 against 4)
+    differences = results["row_settings"]["tiny-vae28"]
+    assert differences["model_config.latent_dim"] == [2, 4]
+    assert all(a != b for a, b in differences.values()) and "preset" not in differences
+    assert "| tiny-vae28 | `model_config.latent_dim` | 2 |" in page
     # the sweep trained without the validation images and picked one of the grid
     assert best in (None, 1e-3, 1e-2) and set(results["sweep"]["validation_fid"]["tiny-vae28"]) == {"own", "0.001", "0.01"}
     sweep_config = json.loads((out / "runs" / "tiny-vae28-val-lr0.001-s0" / "config.json").read_text())
