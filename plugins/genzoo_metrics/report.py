@@ -363,10 +363,12 @@ class ReportBuilder:
     def row_settings(self, paper: plan.RunSpec, tuned: plan.RunSpec) -> dict[str, list[Any]]:
         """The resolved settings in which a model's paper and tuned runs differ, ``{dotted key: [paper,
         tuned]}`` (training and sampling settings alike; {} when either run failed)."""
+        from genzoo.runfolder import flatten
+
         records = [self.results["runs"].get(run.key, {}) for run in (paper, tuned)]
         if any("config" not in record for record in records):
             return {}
-        a, b = (_flatten({k: v for k, v in self._trained_settings(r["config"]).items() if k != "preset"})
+        a, b = (flatten({k: v for k, v in self._trained_settings(r["config"]).items() if k != "preset"})
                 for r in records)
         return {key: [a.get(key), b.get(key)] for key in sorted(a.keys() | b.keys()) if a.get(key) != b.get(key)}
 
@@ -425,15 +427,6 @@ def summarise(per_seed: list[dict[str, float]], keys: Sequence[str] = (), record
         for field_name in ("steps", "images_seen", "seconds"):
             cell[field_name] = interval([r[field_name] for r in records]).to_dict()
     return cell
-
-
-def _flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Nested settings as ``{"model_config.net.generator_width": 32, ...}`` (lists stay values)."""
-    flat: dict[str, Any] = {}
-    for key, value in values.items():
-        name = f"{prefix}{key}"
-        flat.update(_flatten(value, name + ".") if isinstance(value, dict) else {name: value})
-    return flat
 
 
 def _without_cadence(config: dict[str, Any] | None) -> dict[str, Any]:
