@@ -19,7 +19,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import torch
 from torch import Tensor
@@ -41,17 +41,19 @@ class TrainResult:
     model_path: Path
 
 
-def load(reference: str | Path, device: str = "cpu") -> Any:
+def load(reference: str | Path, device: str = "cpu", overrides: Sequence[str] = ()) -> Any:
     """The model of a checkpoint file, a run or model folder, or a registry name ``NAME[@version]``.
 
     The model is in eval mode; its checkpoint metadata (model, data set, config, step, ...) is in
-    ``model.genzoo_meta``.
+    ``model.genzoo_meta``. ``overrides`` (``key=value`` strings, as ``genzoo sample --set``) change model
+    settings that do not resize a network, e.g. ``["refine_steps=0"]`` for wgan-gp's G(z) as trained.
     """
     from genzoo.checkpoint import load_model
     from genzoo.sharing import resolve_checkpoint_path
     from genzoo.trainer import resolve_device
 
-    model, meta = load_model(resolve_checkpoint_path(str(reference)), device=str(resolve_device(device)))
+    path = resolve_checkpoint_path(str(reference))
+    model, meta = load_model(path, device=str(resolve_device(device)), overrides=list(overrides))
     model.genzoo_meta = meta
     return model
 

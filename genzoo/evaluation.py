@@ -249,6 +249,7 @@ class EvalReport:
     seed: int
     results: list[MetricResult]
     notes: dict[str, str] = field(default_factory=dict)
+    model_overrides: list[str] = field(default_factory=list)  # settings changed from the file's (--model-set)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -261,6 +262,7 @@ class EvalReport:
             "seed": self.seed,
             "results": [r.to_dict() for r in self.results],
             "notes": self.notes,
+            "model_overrides": self.model_overrides,
         }
 
 
@@ -327,8 +329,12 @@ def evaluate_checkpoint(
     registry: Any = None,
     on_error: str = "record",
     progress: Callable[[str], None] | None = None,
+    model_overrides: Sequence[str] = (),
 ) -> EvalReport:
-    """Load a checkpoint and score it against the held-out split of its (or the given) data set."""
+    """Load a checkpoint and score it against the held-out split of its (or the given) data set.
+
+    ``model_overrides`` (``key=value``) change model settings that do not resize a network (wgan-gp's
+    ``refine_steps=0``, say); the report lists them, since its scores are then not the file's as shipped."""
     from genzoo.checkpoint import load_model
 
     if registry is None:
@@ -340,7 +346,7 @@ def evaluate_checkpoint(
     from genzoo.sizes import check_seed
 
     check_seed(seed)
-    model, meta = load_model(checkpoint, device=str(device), registry=registry)
+    model, meta = load_model(checkpoint, device=str(device), registry=registry, overrides=model_overrides)
     name = dataset or meta.get("dataset")
     if not name:
         raise ConfigError(f"{checkpoint} does not name its data set; pass --dataset")
@@ -373,4 +379,5 @@ def evaluate_checkpoint(
         seed=seed,
         results=results,
         notes=dict(context.notes),
+        model_overrides=list(model_overrides),
     )

@@ -52,7 +52,8 @@ def print_table(report: Any) -> None:
 
     table = Table(
         title=f"{report.model} on {report.dataset}/{report.split} (n={report.n_real} real, "
-        f"{report.n_generated} generated, seed {report.seed})",
+        f"{report.n_generated} generated, seed {report.seed})"
+        + (f" with {', '.join(report.model_overrides)}" if report.model_overrides else ""),
         title_justify="left",
     )
     table.add_column("metric", style="bold")
@@ -107,6 +108,10 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(0, "--seed", help="Seed of the samples, pairs and subsets."),
         device: str = typer.Option("auto", "--device", help="auto (default), cpu, cuda, cuda:N or mps."),
         overrides: list[str] = typer.Option(None, "--set", help="Metric config: METRIC.key=value (repeatable)."),
+        model_overrides: list[str] = typer.Option(
+            None, "--model-set", help="Change a model setting for this score, e.g. refine_steps=0 (repeatable; "
+            "the networks' sizes cannot change; the scores are then not written into the run)."
+        ),
         as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
         save: bool = typer.Option(
             True, "--save/--no-save", help="Write eval.json into the run folder (when CHECKPOINT is a run)."
@@ -148,8 +153,11 @@ def register(app: typer.Typer) -> None:
             configs=configs,
             registry=registry,
             progress=progress,
+            model_overrides=model_overrides or (),
         )
-        if save:
+        if save and model_overrides:  # the run's eval.json (and its card) describe the file as shipped
+            console.stderr.print("[dim]not written into the run: --model-set scores the model with other settings[/dim]")
+        elif save:
             _save_into_run(path, report.to_dict())
         if as_json:
             console.print_json(report.to_dict())

@@ -225,6 +225,10 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(0, "--seed", help="Noise seed."),
         device: str = typer.Option("auto", "--device", help="auto (default), cpu, cuda, cuda:N or mps."),
         as_json: bool = typer.Option(False, "--json", help="Print what was written as JSON."),
+        overrides: list[str] = typer.Option(
+            None, "--set", help="Change a model setting for this draw, e.g. refine_steps=0 for wgan-gp's G(z) "
+            "as trained (repeatable; the networks' sizes cannot change)."
+        ),
     ) -> None:
         """Draw samples from a checkpoint's prior."""
         import torch
@@ -241,7 +245,7 @@ def register(app: typer.Typer) -> None:
         check_seed(seed)
         path = resolve_checkpoint_path(checkpoint)
         check_sample_count(n, read_metadata(path)["data_shape"])
-        model, meta = load_model(path, device=str(resolve_device(device)))
+        model, meta = load_model(path, device=str(resolve_device(device)), overrides=overrides or ())
         with torch.no_grad():
             images = model.sample(n, torch.Generator().manual_seed(seed)).float().cpu()
         if output is None and out_dir is None:
