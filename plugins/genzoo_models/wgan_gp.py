@@ -71,6 +71,8 @@ from genzoo_models.common import LatentModel, check_player
 from genzoo_models.configs import NetConfig, WGANGPConfig
 from genzoo_models.nets import NetPlan, build_encoder
 
+REFINE_BATCH = 256  # codes refined together (their backward pass is held in memory at once)
+
 
 class LatentRegressor(nn.Module):
     """x -> z, trained to recover the codes of the generator's samples; ``updates`` counts its training
@@ -185,21 +187,29 @@ class WGANGP(LatentModel):
             return super().generate(noise)
         labels, fresh = self.sampling_prior.split(noise)
         z = self.sampling_prior.draw(labels, fresh).to(noise.dtype)  # = transform(noise), keeping each k
-        critic = _ClusterCritic(self.critic, self.cluster_projection, labels)
         # Only z's gradient is taken: outside no_grad / inference_mode, in full precision (an fp16 sample grid
-        # has no loss scaling), with G in eval mode (its batch-norm statistics must not move).
+        # has no loss scaling), with G in eval mode (its batch-norm statistics must not move). Each code's step
+        # depends on its own image alone, so codes are refined REFINE_BATCH at a time: the backward pass holds
+        # the activations of that many images, not of the whole draw (a large 3-D draw would not fit).
         training = self.generator.training
         self.generator.eval()
         try:
             with torch.inference_mode(False), torch.enable_grad(), torch.autocast(z.device.type, enabled=False):
-                z = z.float().clone()
-                for _ in range(steps):
-                    code = z.detach().requires_grad_(True)
-                    (grad,) = torch.autograd.grad(critic(self.generator(code)).float().sum(), code)
-                    z = code.detach() + self.config.refine_step * grad
+                z = torch.cat([self._refined(codes, k, steps) for codes, k in
+                               zip(z.float().split(REFINE_BATCH), labels.split(REFINE_BATCH))])  # fmt: skip
         finally:
             self.generator.train(training)
         return self.generator(z.to(noise.dtype))
+
+    def _refined(self, z: Tensor, labels: Tensor, steps: int) -> Tensor:
+        """``z`` after ``steps`` steps up D(G(z) | labels) (gradients enabled by the caller)."""
+        critic = _ClusterCritic(self.critic, self.cluster_projection, labels)
+        z = z.clone()  # a normal tensor even if the draw began under inference_mode
+        for _ in range(steps):
+            code = z.detach().requires_grad_(True)
+            (grad,) = torch.autograd.grad(critic(self.generator(code)).float().sum(), code)
+            z = code.detach() + self.config.refine_step * grad
+        return z.detach()
 
     def fit_prior(self, batches: Iterable[Tensor]) -> None:
         super().fit_prior(batches)

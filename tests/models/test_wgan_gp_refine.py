@@ -110,3 +110,17 @@ def test_refinement_settings_are_checked_and_the_paper_preset_samples_plainly():
     paper = registry.make_config(registry.get("model", "wgan-gp"),
                                  resolve_run_config(model="wgan-gp", preset="paper").model_config)
     assert paper.refine_steps == 0
+
+
+def test_codes_refined_a_few_at_a_time_match_the_whole_draw_refined_at_once(monkeypatch):
+    import genzoo_models.wgan_gp as wgan_gp
+
+    model = trained(refine_steps=3, refine_step=0.1)
+    noise = torch.randn(10, 3, generator=torch.Generator().manual_seed(6))
+    drawn = {}
+    for size in (1000, 4):  # one batch, and batches of 4, 4 and 2 with their own labels
+        monkeypatch.setattr(wgan_gp, "REFINE_BATCH", size)
+        with torch.inference_mode():
+            drawn[size] = model.generate(noise)
+    assert torch.allclose(drawn[4], drawn[1000], atol=1e-5)
+    assert not torch.allclose(drawn[4], plain(model, noise), atol=1e-4)
