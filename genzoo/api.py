@@ -45,15 +45,18 @@ def load(reference: str | Path, device: str = "cpu", overrides: Sequence[str] = 
     """The model of a checkpoint file, a run or model folder, or a registry name ``NAME[@version]``.
 
     The model is in eval mode; its checkpoint metadata (model, data set, config, step, ...) is in
-    ``model.genzoo_meta``. ``overrides`` (``key=value`` strings, as ``genzoo sample --set``) change model
-    settings that do not resize a network, e.g. ``["refine_steps=0"]`` for wgan-gp's G(z) as trained.
+    ``model.genzoo_meta``. ``overrides`` (``key=value`` strings, as ``genzoo sample --set``) change the model's
+    sampling settings (``genzoo info NAME``), e.g. ``["refine_steps=0"]`` for wgan-gp's G(z) as trained;
+    ``genzoo_meta["overrides"]`` lists them.
     """
     from genzoo.checkpoint import load_model
     from genzoo.sharing import resolve_checkpoint_path
     from genzoo.trainer import resolve_device
 
+    if isinstance(overrides, str):  # one setting given bare, not in a list
+        overrides = [overrides]
     path = resolve_checkpoint_path(str(reference))
-    model, meta = load_model(path, device=str(resolve_device(device)), overrides=list(overrides))
+    model, meta = load_model(path, device=str(resolve_device(device)), overrides=overrides, sampling_only=True)
     model.genzoo_meta = meta
     return model
 

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from genzoo.errors import CheckpointError, GenzooError, OutputError
+from genzoo.errors import CheckpointError, ConfigError, GenzooError, OutputError
 from genzoo.safejson import MAX_DEPTH, loads_bounded, printable
 from genzoo.tensorfile import FLOAT_DTYPES, MAX_HEADER_BYTES, read_header, write_safetensors
 
@@ -249,12 +249,27 @@ def _build_checked(registry: Any, entry: Any, meta: dict[str, Any], header: dict
     return build()
 
 
+def _check_sampling_overrides(entry: Any, model: str, overrides: list[str]) -> None:
+    from genzoo.config import sampling_settings
+
+    allowed = sampling_settings(entry.spec.config_class())
+    for item in overrides:
+        key = item.partition("=")[0].strip()
+        if key not in allowed:
+            some = ", ".join(allowed) if allowed else "none"
+            raise ConfigError(f"{key!r} is not a sampling setting of {model} (those it has: {some}); settings of "
+                              "training apply when training, with genzoo run --set")
+
+
 def load_model(path: str | Path, device: str = "cpu", registry: Any = None,
-               overrides: Iterable[str] = (), refit_optional: bool = False) -> tuple[Any, dict[str, Any]]:
+               overrides: Iterable[str] = (), refit_optional: bool = False,
+               sampling_only: bool = False) -> tuple[Any, dict[str, Any]]:
     """Rebuild the model a checkpoint describes and load its weights; returns ``(model, meta)``.
 
     ``overrides`` (``key=value`` strings, as ``--set``) change the saved config before the rebuild; one
     that resizes a network is refused by the header check like any checkpoint that does not fit.
+    ``sampling_only`` admits only the model's sampling settings (its ``doc(..., sampling=True)`` fields),
+    so a setting that would change nothing when sampling is an error; ``meta["overrides"]`` lists them.
     ``refit_optional``: the caller refits the model's ``refitted_state`` (its ``optional_state`` unless it
     names less; ``genzoo fit-prior``), so the file's tensors under those prefixes are left out and settings
     may resize them."""
@@ -267,16 +282,20 @@ def load_model(path: str | Path, device: str = "cpu", registry: Any = None,
     if path.is_dir():
         path = path / MODEL_FILENAME
     meta = read_metadata(path)
-    if overrides:
-        from genzoo.config import apply_overrides
-
-        meta = {**meta, "config": apply_overrides(meta["config"], overrides)}
     header, _ = read_header(path)
     registry = registry or get_registry()
     entry = registry.require(
         "model", meta["model"], meta["plugin"], needed_by=str(path),
         distribution=meta.get("plugin_distribution") or "", version=meta.get("plugin_version") or "",
     )
+    overrides = list(overrides)
+    if overrides:
+        from genzoo.config import apply_overrides
+
+        meta = {**meta, "config": apply_overrides(meta["config"], overrides)}
+        if sampling_only:  # changed for this use of the file only: say so (fit-prior writes them into a new file)
+            _check_sampling_overrides(entry, meta["model"], overrides)
+            meta["overrides"] = overrides
     context = f"{path} does not fit model '{meta['model']}' of plugin {entry.plugin.name} {entry.plugin.version}"
     # The losses (and any other component) the model composes resolve to the plugins that
     # provided them when the checkpoint was written, not to whatever uses that name here.

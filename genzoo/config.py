@@ -30,11 +30,30 @@ from genzoo.errors import ConfigError
 T = TypeVar("T")
 
 
-def doc(text: str, default: Any = MISSING, *, default_factory: Any = MISSING) -> Any:
-    """A dataclass field with a documented default: ``latent_dim: int = doc("...", 128)``."""
+def doc(text: str, default: Any = MISSING, *, default_factory: Any = MISSING, sampling: bool = False) -> Any:
+    """A dataclass field with a documented default: ``latent_dim: int = doc("...", 128)``.
+
+    ``sampling=True`` marks a model setting that acts only when the model draws samples (wgan-gp's
+    ``refine_steps``): ``genzoo sample --set`` and ``genzoo.load(overrides=)`` may change it on a trained file.
+    """
+    metadata = {"doc": text, "sampling": True} if sampling else {"doc": text}
     if default_factory is not MISSING:
-        return dataclasses.field(default_factory=default_factory, metadata={"doc": text})
-    return dataclasses.field(default=default, metadata={"doc": text})
+        return dataclasses.field(default_factory=default_factory, metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+def sampling_settings(cls: Any, prefix: str = "") -> list[str]:
+    """The dotted names of a config class's ``doc(..., sampling=True)`` fields, nested configs included."""
+    if cls is None:
+        return []
+    names: list[str] = []
+    hints = _type_hints(cls)
+    for f in dataclasses.fields(cls):
+        if f.metadata.get("sampling"):
+            names.append(prefix + f.name)
+        elif dataclasses.is_dataclass(hints.get(f.name)):
+            names += sampling_settings(hints[f.name], f"{prefix}{f.name}.")
+    return names
 
 
 def to_dict(config: Any) -> dict[str, Any]:

@@ -333,8 +333,8 @@ def evaluate_checkpoint(
 ) -> EvalReport:
     """Load a checkpoint and score it against the held-out split of its (or the given) data set.
 
-    ``model_overrides`` (``key=value``) change model settings that do not resize a network (wgan-gp's
-    ``refine_steps=0``, say); the report lists them, since its scores are then not the file's as shipped."""
+    ``model_overrides`` (``key=value``) change the model's sampling settings (wgan-gp's ``refine_steps=0``,
+    say); the report lists them, since its scores are then not the file's as shipped."""
     from genzoo.checkpoint import load_model
 
     if registry is None:
@@ -346,7 +346,8 @@ def evaluate_checkpoint(
     from genzoo.sizes import check_seed
 
     check_seed(seed)
-    model, meta = load_model(checkpoint, device=str(device), registry=registry, overrides=model_overrides)
+    model, meta = load_model(checkpoint, device=str(device), registry=registry, overrides=model_overrides,
+                             sampling_only=True)
     name = dataset or meta.get("dataset")
     if not name:
         raise ConfigError(f"{checkpoint} does not name its data set; pass --dataset")

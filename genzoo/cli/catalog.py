@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from genzoo import console
-from genzoo.config import describe_fields
+from genzoo.config import describe_fields, sampling_settings
 from genzoo.errors import CheckpointError, UnknownNameError
 
 PLURALS = {"models": "model", "losses": "loss", "datasets": "dataset", "metrics": "metric"}
@@ -178,10 +178,12 @@ def register(app: typer.Typer, get_host: Callable[[], Any]) -> None:
         for k, entry in found:
             data = _entry_json(k, entry.name, entry)
             data["factory"] = entry.spec.factory
+            config_class = registry.make_config(entry.spec).__class__ if entry.spec.config else None
             data["config"] = [
-                {"field": f, "type": t, "default": d, "doc": doc}
-                for f, t, d, doc in describe_fields(registry.make_config(entry.spec).__class__ if entry.spec.config else None)
+                {"field": f, "type": t, "default": d, "doc": doc} for f, t, d, doc in describe_fields(config_class)
             ]
+            if k == "model":
+                data["sampling_settings"] = sampling_settings(config_class)
             described.append(data)
         if as_json:
             console.print_json(described if len(described) > 1 else described[0])
@@ -201,5 +203,8 @@ def register(app: typer.Typer, get_host: Callable[[], Any]) -> None:
                 for row in data["config"]:  # escaped: Rich would eat "[float, float]" as markup
                     table.add_row(*(escape(row[key]) for key in ("field", "type", "default", "doc")))
                 console.stdout.print(table)
+                if data.get("sampling_settings"):
+                    console.stdout.print("  sampling settings (a trained file takes them: genzoo sample --set, "
+                                         f"genzoo eval --model-set): {', '.join(data['sampling_settings'])}")
             else:
                 console.stdout.print("  no configuration")

@@ -87,6 +87,9 @@ def _save_into_run(model_path: Path, report: dict[str, Any]) -> Path | None:
     run = model_path.parent
     if not (run / "metrics.jsonl").is_file():
         return None
+    if report.get("model_overrides"):  # the run's eval.json (and its card) describe the file as shipped
+        console.stderr.print("[dim]not written into the run: --model-set scores the model with other settings[/dim]")
+        return None
     text = json.dumps(report, indent=2, default=str) + "\n"
     written = atomic_write(run / "eval.json", lambda tmp: tmp.write_text(text))
     console.stderr.print(f"[dim]wrote {written}[/dim]")
@@ -109,8 +112,8 @@ def register(app: typer.Typer) -> None:
         device: str = typer.Option("auto", "--device", help="auto (default), cpu, cuda, cuda:N or mps."),
         overrides: list[str] = typer.Option(None, "--set", help="Metric config: METRIC.key=value (repeatable)."),
         model_overrides: list[str] = typer.Option(
-            None, "--model-set", help="Change a model setting for this score, e.g. refine_steps=0 (repeatable; "
-            "the networks' sizes cannot change; the scores are then not written into the run)."
+            None, "--model-set", help="Change a sampling setting for this score, e.g. refine_steps=0 (repeatable; "
+            "`genzoo info NAME` marks them; the scores are then not written into the run)."
         ),
         as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
         save: bool = typer.Option(
@@ -155,9 +158,7 @@ def register(app: typer.Typer) -> None:
             progress=progress,
             model_overrides=model_overrides or (),
         )
-        if save and model_overrides:  # the run's eval.json (and its card) describe the file as shipped
-            console.stderr.print("[dim]not written into the run: --model-set scores the model with other settings[/dim]")
-        elif save:
+        if save:
             _save_into_run(path, report.to_dict())
         if as_json:
             console.print_json(report.to_dict())

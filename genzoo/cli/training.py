@@ -226,8 +226,8 @@ def register(app: typer.Typer) -> None:
         device: str = typer.Option("auto", "--device", help="auto (default), cpu, cuda, cuda:N or mps."),
         as_json: bool = typer.Option(False, "--json", help="Print what was written as JSON."),
         overrides: list[str] = typer.Option(
-            None, "--set", help="Change a model setting for this draw, e.g. refine_steps=0 for wgan-gp's G(z) "
-            "as trained (repeatable; the networks' sizes cannot change)."
+            None, "--set", help="Change a sampling setting for this draw, e.g. refine_steps=0 for wgan-gp's G(z) "
+            "as trained (repeatable; `genzoo info NAME` marks them)."
         ),
     ) -> None:
         """Draw samples from a checkpoint's prior."""
@@ -245,7 +245,7 @@ def register(app: typer.Typer) -> None:
         check_seed(seed)
         path = resolve_checkpoint_path(checkpoint)
         check_sample_count(n, read_metadata(path)["data_shape"])
-        model, meta = load_model(path, device=str(resolve_device(device)), overrides=overrides or ())
+        model, meta = load_model(path, device=str(resolve_device(device)), overrides=overrides or (), sampling_only=True)
         with torch.no_grad():
             images = model.sample(n, torch.Generator().manual_seed(seed)).float().cpu()
         if output is None and out_dir is None:
@@ -258,7 +258,7 @@ def register(app: typer.Typer) -> None:
             written.append(str(out_dir))
         if as_json:
             console.print_json({"model": meta["model"], "step": meta["step"], "checkpoint": str(path), "n": n,
-                                "seed": seed, "grid": str(output) if output is not None else None,
+                                "seed": seed, "overrides": meta.get("overrides", []), "grid": str(output) if output is not None else None,
                                 "folder": str(out_dir) if out_dir is not None else None})
         else:
             console.stdout.print(f"{n} samples of {meta['model']} (step {meta['step']}) -> {', '.join(written)}")

@@ -295,6 +295,9 @@ def read_eval(folder: Path) -> dict[str, Any] | None:
     data = read_json(path, "expected `genzoo eval --json` output")
     if not isinstance(data.get("results"), list):
         raise CheckpointError(f"{path} has no 'results' list; write it with `genzoo eval CKPT --json > {path}`")
+    if data.get("model_overrides"):
+        raise CheckpointError(f"{path} scores the model with changed settings ({', '.join(map(str, data['model_overrides']))}), "
+                              f"not the file as shipped; write it with `genzoo eval CKPT --json > {path}` (no --model-set)")
     return data
 
 

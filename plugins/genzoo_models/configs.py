@@ -118,6 +118,7 @@ class SamplingPriorConfig:
         "scale of each sample's deviation from its component's mean (1: the fitted mixture; below 1 trades "
         "diversity for cleaner samples, like Glow's reduced temperature: MODELS.md)",
         1.0,
+        sampling=True,
     )
 
     def __post_init__(self) -> None:
@@ -202,8 +203,9 @@ class WGANGPConfig:
         "draws it, z <- z + refine_step * grad_z D(G(z) | k) (the latent-space step of Tanaka 2019's discriminator "
         "optimal transport; 0: plain G(z); the paper preset takes 0; MODELS.md)",
         10,
+        sampling=True,
     )
-    refine_step: float = doc("size of each refinement step (refine_steps)", 0.005)
+    refine_step: float = doc("size of each refinement step (refine_steps)", 0.005, sampling=True)
     net: NetConfig = doc("network sizes (critic width 64)", default_factory=_wide_critic_net)
     loss: WGANGPLosses = doc("loss plugins", default_factory=WGANGPLosses)
 

@@ -42,20 +42,32 @@ def plain(model, n: int, seed: int) -> torch.Tensor:
 
 
 def test_load_with_refine_steps_0_draws_g_of_the_prior_code(refined_run):
-    shipped, asked = genzoo.load(refined_run), genzoo.load(refined_run, overrides=["refine_steps=0"])
+    shipped, asked = genzoo.load(refined_run), genzoo.load(refined_run, overrides="refine_steps=0")
     assert asked.config.refine_steps == 0 and shipped.config.refine_steps == 10
     assert asked.genzoo_meta["config"]["refine_steps"] == 0
+    assert asked.genzoo_meta["overrides"] == ["refine_steps=0"] and "overrides" not in shipped.genzoo_meta
     assert torch.allclose(genzoo.sample(asked, 8, seed=5), plain(asked, 8, seed=5), atol=1e-6)
     assert not torch.allclose(genzoo.sample(shipped, 8, seed=5), genzoo.sample(asked, 8, seed=5), atol=1e-4)
 
 
-def test_an_override_that_resizes_a_network_or_is_invalid_is_one_line(refined_run):
-    with pytest.raises(CheckpointError, match="does not fit"):
-        genzoo.load(refined_run, overrides=["latent_dim=7"])
-    with pytest.raises(ConfigError, match="refine_steps"):
+def test_only_sampling_settings_may_change_and_a_bad_value_is_one_line(refined_run):
+    # a training setting would change nothing when sampling, and latent_dim would not fit the weights
+    for key in ("critic_lr", "latent_dim", "model.refine_steps", "refine_stepz", "sampling_prior.components"):
+        with pytest.raises(ConfigError, match=f"'{key}' is not a sampling setting of wgan-gp .*refine_steps"):
+            genzoo.load(refined_run, overrides=[f"{key}=7"])
+    with pytest.raises(ConfigError, match="refine_steps must be an integer >= 0"):
         genzoo.load(refined_run, overrides=["refine_steps=-1"])
-    with pytest.raises(ConfigError, match="refine_stepz"):
-        genzoo.load(refined_run, overrides=["refine_stepz=0"])
+    cooler = genzoo.load(refined_run, overrides=["sampling_prior.temperature=0.5", "refine_step=0.01"])
+    assert cooler.config.sampling_prior.temperature == 0.5 and cooler.config.refine_step == 0.01
+
+
+def test_fit_prior_still_takes_the_settings_of_the_fit(refined_run, tmp_path):
+    # fit-prior's --set (the prior's size and fit) is not limited to sampling settings; the new file keeps them
+    out = tmp_path / "refit.safetensors"
+    result = CliRunner().invoke(app, ["fit-prior", str(refined_run), "-o", str(out), "--set", "sampling_prior.components=3"])
+    assert result.exit_code == 0, result.output
+    refit = genzoo.load(out)
+    assert refit.config.sampling_prior.components == 3 and "overrides" not in refit.genzoo_meta
 
 
 def test_sample_set_changes_the_draw(refined_run, tmp_path):
@@ -71,8 +83,12 @@ def test_sample_set_changes_the_draw(refined_run, tmp_path):
     drawn = {name: load_file(str(folder / "samples.safetensors")) for name, folder in folders.items()}
     key = next(iter(drawn["plain"]))
     assert not torch.equal(drawn["plain"][key], drawn["shipped"][key])
-    bad = runner.invoke(app, ["sample", str(refined_run), "--set", "latent_dim=7", "-o", str(tmp_path / "x.png")])
-    assert bad.exit_code == 1 and len(bad.stderr.strip().splitlines()) == 1 and "does not fit" in bad.stderr
+    bad = runner.invoke(app, ["sample", str(refined_run), "--set", "critic_lr=0.5", "-o", str(tmp_path / "x.png")])
+    assert bad.exit_code == 1 and len(bad.stderr.strip().splitlines()) == 1
+    assert "'critic_lr' is not a sampling setting of wgan-gp" in bad.stderr and not (tmp_path / "x.png").exists()
+    told = runner.invoke(app, ["sample", str(refined_run), "-n", "2", "-o", str(tmp_path / "y.png"),
+                               "--set", "refine_steps=0", "--json"])  # fmt: skip
+    assert told.exit_code == 0 and json.loads(told.stdout)["overrides"] == ["refine_steps=0"]
 
 
 def test_eval_model_set_is_reported_and_not_written_into_the_run(refined_run):
@@ -81,8 +97,22 @@ def test_eval_model_set_is_reported_and_not_written_into_the_run(refined_run):
     result = runner.invoke(app, ["eval", str(refined_run), "-m", "sharpness", "-n", "16", "--device", "cpu",
                                  "--model-set", "refine_steps=0", "--json"])  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["model_overrides"] == ["refine_steps=0"]
+    plain_scores = json.loads(result.stdout)
+    assert plain_scores["model_overrides"] == ["refine_steps=0"]
     assert "not written into the run" in result.stderr and not (refined_run / "eval.json").exists()
     shipped = runner.invoke(app, ["eval", str(refined_run), "-m", "sharpness", "-n", "16", "--device", "cpu", "--json"])
     assert shipped.exit_code == 0, shipped.output
-    assert json.loads((refined_run / "eval.json").read_text())["model_overrides"] == []
+    written = json.loads((refined_run / "eval.json").read_text())
+    assert written["model_overrides"] == []
+    # the setting reached the samples: the scores of G(z) as trained are not those of the refined draw
+    assert plain_scores["results"][0]["values"] != written["results"][0]["values"]
+
+
+def test_a_card_refuses_scores_of_changed_settings(refined_run, tmp_path):
+    from genzoo.hub.card import read_eval
+
+    folder = tmp_path / "run"
+    folder.mkdir()
+    (folder / "eval.json").write_text(json.dumps({"results": [], "model_overrides": ["refine_steps=0"]}))
+    with pytest.raises(CheckpointError, match="changed settings \\(refine_steps=0\\), not the file as shipped"):
+        read_eval(folder)
