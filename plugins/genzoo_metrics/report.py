@@ -110,6 +110,7 @@ class RunRecord:
     seconds: float
     checkpoints: list[str] = field(default_factory=list)
     config: dict[str, Any] = field(default_factory=dict)  # the resolved run config: reuse only if it matches
+    resumed_from: int = 0  # the step an interrupted run went on from: ``seconds`` counts the part after it
 
 
 class ReportBuilder:
@@ -166,7 +167,7 @@ class ReportBuilder:
         from genzoo.errors import GenzooError
         from genzoo.runconfig import resolve_run_config
         from genzoo.runfolder import read_run_config
-        from genzoo.trainer import train
+        from genzoo.trainer import Interrupted, checkpoint_dirs, train
 
         s = self.s
         run_dir = self.out / "runs" / run.key
@@ -199,10 +200,16 @@ class ReportBuilder:
                 )
             self.results["runs"][run.key] = record
             return run_dir
-        self.log(f"training {run.key} ({steps} steps)")
+        # a folder an interrupted report left behind resumes (bit-exact) from its last checkpoint
+        resumed_from = max((int(p.name.split("-")[-1]) for p in checkpoint_dirs(run_dir)), default=0)
+        self.log(f"training {run.key} ({steps} steps{f', resuming from step {resumed_from}' if resumed_from else ''})")
         started = time.perf_counter()
         try:
             result = train(config, run_dir, registry=self.registry)
+        except Interrupted as exc:  # Ctrl-C or a scheduler's SIGTERM stops the report, not just this run
+            stopped = str(exc).split(" after saving")[0]  # "SIGTERM received: stopped at step N"
+            raise Interrupted(f"{stopped} of {run_dir} after saving a checkpoint; rerun the same genzoo report command: "
+                              "it resumes this run and reuses the finished ones") from None
         except GenzooError as exc:
             self.log(f"{run.key} failed, scored as missing: {exc}")
             self.results["runs"][run.key] = {"failed": str(exc)}
@@ -213,7 +220,7 @@ class ReportBuilder:
         batches = sum(p.steps for p in model.players())
         checkpoints = sorted(p.name for p in (run_dir / "checkpoints").glob("step-*")) if every else []
         images = result.step * batches * config.train.batch_size
-        record = RunRecord(result.step, images, round(seconds, 1), checkpoints, requested)
+        record = RunRecord(result.step, images, round(seconds, 1), checkpoints, requested, resumed_from)
         record_path.write_text(json.dumps(asdict(record)) + "\n")
         self.results["runs"][run.key] = asdict(record)
         return run_dir

@@ -129,3 +129,41 @@ def test_report_names_the_code_it_ran(monkeypatch) -> None:
 
     monkeypatch.setattr(subprocess, "run", no_git)
     assert code_description() == f"genzoo {genzoo.__version__} (commit unknown: not run from a git checkout)"
+
+
+def test_an_interrupt_stops_the_report_and_a_rerun_resumes_that_run(tmp_path, metrics_registry, monkeypatch) -> None:
+    import os
+    import signal
+
+    import genzoo.trainer as trainer_module
+    from genzoo.trainer import Interrupted
+    from genzoo_metrics import report_plan as plan
+    from genzoo_metrics.report import ReportBuilder, ReportSettings
+    from genzoo_metrics.report_markdown import _budget_lines
+
+    settings = ReportSettings(out=tmp_path / "report", models=("tiny-vae28",), steps=30, batch_size=8, seeds=(0,),
+                              sweep_lrs=(), n=20, curve_points=0, eval_seeds=0, latent_sizes=(), ablations=False,
+                              likelihood_models=(), sweep_model="tiny-vae28")  # fmt: skip
+    logs: list[str] = []
+    builder = ReportBuilder(settings, registry=metrics_registry, log=logs.append)
+    builder._load_data()
+    run = plan.tuned_runs("tiny-vae28", None, settings.seeds)[0]
+    train = trainer_module.train
+
+    def sigterm_at_step_10(config, run_dir, registry=None, progress=False):  # as a batch scheduler would send it
+        def on_log(record):
+            if record["step"] == 10:
+                os.kill(os.getpid(), signal.SIGTERM)
+
+        return trainer_module.Trainer(config, run_dir, registry=registry, progress=progress).fit(on_log=on_log)
+
+    monkeypatch.setattr(trainer_module, "train", sigterm_at_step_10)
+    with pytest.raises(Interrupted, match=r"^SIGTERM received: stopped at step 10 of .* rerun the same genzoo report"):
+        builder.train(run)  # not "scored as missing" while the report goes on to the next run
+    monkeypatch.setattr(trainer_module, "train", train)
+    assert builder.train(run) is not None
+    assert logs[-1] == f"training {run.key} (30 steps, resuming from step 10)"
+    record = builder.results["runs"][run.key]
+    assert record["steps"] == 30 and record["resumed_from"] == 10
+    lines = _budget_lines({"runs": builder.results["runs"]})
+    assert lines[-1].endswith(f"{run.key} (step 10).")
