@@ -57,6 +57,10 @@ class TrainingDiverged(GenzooError):
     """A loss became NaN or infinite."""
 
 
+class RunFolderBusy(GenzooError):
+    """Another process is training into the same run folder."""
+
+
 class OutputError(GenzooError):
     """A file could not be written: a full or read-only disk, a missing permission."""
 

@@ -57,7 +57,9 @@ from genzoo.distributed import (
     min_across_ranks,
     shutdown_distributed,
 )
-from genzoo.errors import CheckpointError, CheckpointWriteError, ConfigError, GenzooError, OutputError, TrainingDiverged
+from genzoo.errors import (
+    CheckpointError, CheckpointWriteError, ConfigError, GenzooError, OutputError, RunFolderBusy, TrainingDiverged,
+)
 from genzoo.images import plot_loss_curves, save_grid
 from genzoo.progress import TrainingProgress
 from genzoo.runconfig import RunConfig
@@ -67,6 +69,7 @@ from genzoo.runfolder import (
     read_run_config,
     record_history, trim_metrics,
 )
+from genzoo.runlock import RunFolderLock
 from genzoo.steps import FiniteWatch, StepOptions, build_optimizers, check_players, run_iteration
 from genzoo.tracking import RunLogger
 from genzoo.train_state import STATE_FILENAME, restore_rng, save_train_state
@@ -484,7 +487,9 @@ class Trainer:
         self._setup()
         if not self.dist.is_main:
             self.loggers = []
+        lock = RunFolderLock(self.run_dir)
         try:
+            self._hold_run_folder(lock)
             result = self._fit(on_log)
             barrier(self.dist)  # rank 0 writes the final files alone: tear the group down together
             return result
@@ -495,7 +500,20 @@ class Trainer:
             raise
         finally:
             self._close_loggers()
+            lock.release()
             shutdown_distributed(self.dist)
+
+    def _hold_run_folder(self, lock: RunFolderLock) -> None:
+        """Rank 0 locks the folder for all ranks (they share it); if another process holds it, every rank stops."""
+        busy = None
+        if self.dist.is_main:
+            try:
+                lock.acquire()
+            except RunFolderBusy as exc:
+                busy = exc
+        free = min_across_ranks(torch.tensor([0.0 if busy else 1.0], device=self.device), self.dist)
+        if busy is not None or not free.item():
+            raise busy or RunFolderBusy(f"{self.run_dir} is being trained by another process (found by rank 0)")
 
     def _close_loggers(self) -> None:
         loggers, self.loggers = self.loggers, []

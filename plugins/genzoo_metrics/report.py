@@ -164,7 +164,7 @@ class ReportBuilder:
     def train(self, run: plan.RunSpec, curve_points: int = 0) -> Path | None:
         """The run's folder, trained now unless the same run finished there already; ``None`` (and a
         log line) when training failed, so one diverged run costs its cell a seed, not the report."""
-        from genzoo.errors import GenzooError
+        from genzoo.errors import GenzooError, RunFolderBusy
         from genzoo.runconfig import resolve_run_config
         from genzoo.runfolder import read_run_config
         from genzoo.trainer import Interrupted, checkpoint_dirs, train
@@ -206,6 +206,8 @@ class ReportBuilder:
         started = time.perf_counter()
         try:
             result = train(config, run_dir, registry=self.registry)
+        except RunFolderBusy:  # another report (or genzoo run) is training into this folder: stop, do not race it
+            raise
         except Interrupted as exc:  # Ctrl-C or a scheduler's SIGTERM stops the report, not just this run
             stopped = str(exc).split(" after saving")[0]  # "SIGTERM received: stopped at step N"
             raise Interrupted(f"{stopped} of {run_dir} after saving a checkpoint; rerun the same genzoo report command: "

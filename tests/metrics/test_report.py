@@ -167,3 +167,26 @@ def test_an_interrupt_stops_the_report_and_a_rerun_resumes_that_run(tmp_path, me
     assert record["steps"] == 30 and record["resumed_from"] == 10
     lines = _budget_lines({"runs": builder.results["runs"]})
     assert lines[-1].endswith(f"{run.key} (step 10).")
+
+
+
+def test_a_run_folder_another_process_is_training_stops_the_report(tmp_path, metrics_registry) -> None:
+    pytest.importorskip("fcntl")
+    from genzoo.errors import RunFolderBusy
+    from genzoo.runlock import RunFolderLock
+    from genzoo_metrics import report_plan as plan
+    from genzoo_metrics.report import ReportBuilder, ReportSettings
+
+    settings = ReportSettings(out=tmp_path / "report", models=("tiny-vae28",), steps=3, batch_size=8, seeds=(0,),
+                              sweep_lrs=(), n=20, curve_points=0, eval_seeds=0, latent_sizes=(), ablations=False,
+                              likelihood_models=(), sweep_model="tiny-vae28")  # fmt: skip
+    builder = ReportBuilder(settings, registry=metrics_registry, log=lambda text: None)
+    builder._load_data()
+    run = plan.tuned_runs("tiny-vae28", None, settings.seeds)[0]
+    holder = RunFolderLock(settings.out / "runs" / run.key)  # a second report on the same --out, say
+    holder.acquire()
+    try:
+        with pytest.raises(RunFolderBusy, match="is being trained by process"):
+            builder.train(run)  # not scored as a failed run while the report races the other one
+    finally:
+        holder.release()

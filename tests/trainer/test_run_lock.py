@@ -1,0 +1,65 @@
+"""One trainer per run folder: a second process training into a busy folder is refused in one line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from genzoo.errors import RunFolderBusy
+from genzoo.runconfig import RunConfig, TrainConfig
+from genzoo.runlock import LOCK_FILENAME, RunFolderLock
+from genzoo.trainer import train
+
+pytest.importorskip("fcntl")  # Windows trains unlocked
+
+
+def tiny_config(steps=3) -> RunConfig:
+    train_settings = TrainConfig(steps=steps, batch_size=8, log_every=1, sample_every=0, checkpoint_every=0, grid_size=4)
+    return RunConfig(model="tiny-gan", dataset="tiny-blobs", train=train_settings)
+
+
+def test_a_busy_folder_is_refused_and_left_as_it_was(tiny_registry, tmp_path):
+    run = tmp_path / "run"
+    first = train(tiny_config(2), run)  # a finished run, about to be extended
+    holder = RunFolderLock(run)  # another open file description: flock conflicts as with another process
+    holder.acquire()
+    before = {p.name: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    try:
+        with pytest.raises(RunFolderBusy, match=rf"^{run} is being trained by process \d+; wait for it to finish"):
+            train(tiny_config(4), run)
+        assert {p.name: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
+    finally:
+        holder.release()
+    assert first.step == 2 and train(tiny_config(4), run).step == 4  # free again: it resumes and extends
+
+
+def test_a_lock_left_by_a_process_that_died_does_not_block(tiny_registry, tmp_path):
+    run = tmp_path / "run"
+    code = f"from genzoo.runlock import RunFolderLock; RunFolderLock({str(run)!r}).acquire(); import os; os._exit(9)"
+    subprocess.run([sys.executable, "-c", code], check=False)
+    assert (run / LOCK_FILENAME).read_text().isdigit()  # its pid is still written there, but nobody holds it
+    assert train(tiny_config(), run).step == 3
+    assert not (run / LOCK_FILENAME).exists()  # the run that took it over removed it
+
+
+def test_genzoo_run_into_a_busy_folder_is_one_line(tiny_registry, tmp_path):
+    from typer.testing import CliRunner
+
+    from genzoo.cli import build_app
+
+    run = tmp_path / "run"
+    holder = RunFolderLock(run)
+    holder.acquire()
+    try:
+        result = CliRunner().invoke(build_app(tiny_registry.host), ["run", "tiny-gan", "--dataset", "tiny-blobs",
+                                    "--steps", "2", "--out", str(run), "--no-progress"])  # fmt: skip
+        pid = (run / LOCK_FILENAME).read_text()
+        assert sorted(p.name for p in run.iterdir()) == [LOCK_FILENAME]  # nothing of a run was written
+    finally:
+        holder.release()
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines() == [f"genzoo: error: {run} is being trained by process {pid}; "
+                                                  "wait for it to finish, or train into another folder (--out)"]
+    assert list(run.iterdir()) == []  # the holder took its lock file with it
