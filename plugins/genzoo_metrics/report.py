@@ -37,6 +37,8 @@ QUALITY_METRICS = ("mmd", "mmd-linear", "ms-ssim", "fid", "kid", "precision-reca
 CURVE_METRICS = ("fid", "precision-recall")
 LIKELIHOOD_METRICS = ("log-likelihood", "recon-error", "elbo", "kl")
 RUN_RECORD = "report_run.json"
+INTERRUPTIONS = "report_interrupted.json"  # what the interrupted attempts at a run cost, until it finishes
+KEEP_ALL = 1_000_000  # train.keep_last while a curve run trains
 
 
 @dataclass
@@ -110,7 +112,7 @@ class RunRecord:
     seconds: float
     checkpoints: list[str] = field(default_factory=list)
     config: dict[str, Any] = field(default_factory=dict)  # the resolved run config: reuse only if it matches
-    resumed_from: int = 0  # the step an interrupted run went on from: ``seconds`` counts the part after it
+    interrupted_at: list[int] = field(default_factory=list)  # steps an interrupt stopped it at (``seconds`` sums the parts)
 
 
 class ReportBuilder:
@@ -181,7 +183,9 @@ class ReportBuilder:
         steps = config.train.steps
         every = max(1, math.ceil(steps / curve_points)) if curve_points else 0  # the last is the final step
         config.train.checkpoint_every = every
-        config.train.keep_last = curve_points + 1 if curve_points else 1
+        # every checkpoint is kept while training (an interrupt's own checkpoint must not push out a curve point);
+        # the unscheduled ones are removed once the run has finished
+        config.train.keep_last = KEEP_ALL if curve_points else 1
         requested = _jsonable(config.to_dict())  # as asked for (the trainer resolves config in place)
         record_path = run_dir / RUN_RECORD
         if record_path.is_file() and (run_dir / "model.safetensors").is_file():
@@ -201,14 +205,17 @@ class ReportBuilder:
             self.results["runs"][run.key] = record
             return run_dir
         # a folder an interrupted report left behind resumes (bit-exact) from its last checkpoint
-        resumed_from = max((int(p.name.split("-")[-1]) for p in checkpoint_dirs(run_dir)), default=0)
-        self.log(f"training {run.key} ({steps} steps{f', resuming from step {resumed_from}' if resumed_from else ''})")
+        earlier = _interruptions(run_dir)
+        resuming = f", resuming from step {earlier['stopped_at'][-1]}" if earlier["stopped_at"] else ""
+        self.log(f"training {run.key} ({steps} steps{resuming})")
         started = time.perf_counter()
         try:
             result = train(config, run_dir, registry=self.registry)
         except RunFolderBusy:  # another report (or genzoo run) is training into this folder: stop, do not race it
             raise
         except Interrupted as exc:  # Ctrl-C or a scheduler's SIGTERM stops the report, not just this run
+            step = max((_step_of(p) for p in checkpoint_dirs(run_dir)), default=0)
+            _note_interruption(run_dir, earlier, time.perf_counter() - started, step)
             stopped = str(exc).split(" after saving")[0]  # "SIGTERM received: stopped at step N"
             raise Interrupted(f"{stopped} of {run_dir} after saving a checkpoint; rerun the same genzoo report command: "
                               "it resumes this run and reuses the finished ones") from None
@@ -216,14 +223,15 @@ class ReportBuilder:
             self.log(f"{run.key} failed, scored as missing: {exc}")
             self.results["runs"][run.key] = {"failed": str(exc)}
             return None
-        seconds = time.perf_counter() - started
+        seconds = earlier["seconds"] + time.perf_counter() - started  # every part of an interrupted run
         model = self.registry.build_model(run.model, self.registry.make_config(
             self.registry.get("model", run.model), config.model_config), self.real.shape[1:])  # fmt: skip
         batches = sum(p.steps for p in model.players())
-        checkpoints = sorted(p.name for p in (run_dir / "checkpoints").glob("step-*")) if every else []
+        checkpoints = _keep_scheduled(run_dir, every, result.step) if every else []
         images = result.step * batches * config.train.batch_size
-        record = RunRecord(result.step, images, round(seconds, 1), checkpoints, requested, resumed_from)
+        record = RunRecord(result.step, images, round(seconds, 1), checkpoints, requested, earlier["stopped_at"])
         record_path.write_text(json.dumps(asdict(record)) + "\n")
+        (run_dir / INTERRUPTIONS).unlink(missing_ok=True)
         self.results["runs"][run.key] = asdict(record)
         return run_dir
 
@@ -436,6 +444,44 @@ def summarise(per_seed: list[dict[str, float]], keys: Sequence[str] = (), record
         for field_name in ("steps", "images_seen", "seconds"):
             cell[field_name] = interval([r[field_name] for r in records]).to_dict()
     return cell
+
+
+def _step_of(checkpoint: Path) -> int:
+    return int(checkpoint.name.rsplit("-", 1)[-1])  # step-00000400
+
+
+def _interruptions(run_dir: Path) -> dict[str, Any]:
+    """What earlier, interrupted attempts at a run cost: ``{"seconds": s, "stopped_at": [step, ...]}``."""
+    path = run_dir / INTERRUPTIONS
+    try:
+        data = json.loads(path.read_text()) if path.is_file() else {}
+        seconds, stops = float(data.get("seconds", 0.0)), [int(x) for x in data.get("stopped_at", [])]
+    except (ValueError, TypeError, AttributeError, OSError):
+        raise ConfigError(f"{path} is damaged; delete it (the run's wall time will count only what follows)") from None
+    return {"seconds": seconds, "stopped_at": stops}
+
+
+def _note_interruption(run_dir: Path, earlier: dict[str, Any], seconds: float, step: int) -> None:
+    from genzoo.checkpoint import atomic_write
+
+    text = json.dumps({"seconds": earlier["seconds"] + seconds, "stopped_at": [*earlier["stopped_at"], step]})
+    atomic_write(run_dir / INTERRUPTIONS, lambda tmp: tmp.write_text(text + "\n"))
+
+
+def _keep_scheduled(run_dir: Path, every: int, final: int) -> list[str]:
+    """The curve's checkpoints (every ``every`` steps and the final one); those an interrupt added are removed."""
+    import shutil
+
+    from genzoo.trainer import checkpoint_dirs
+
+    kept = []
+    for folder in checkpoint_dirs(run_dir):
+        step = _step_of(folder)
+        if step % every == 0 or step == final:
+            kept.append(folder.name)
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
+    return sorted(kept)
 
 
 def _without_cadence(config: dict[str, Any] | None) -> dict[str, Any]:

@@ -102,10 +102,10 @@ def _budget_lines(results: dict[str, Any]) -> list[str]:
                     f"| {prefix}{label} | {cell_text(cell['steps'])} | {cell_text(cell['images_seen'])} | "
                     f"{cell_text(cell['seconds'])} |"
                 )
-    resumed = {key: r["resumed_from"] for key, r in (results.get("runs") or {}).items() if r.get("resumed_from")}
-    if resumed:
-        lines += ["", "Resumed after an interruption (their wall time counts only the part after the step named): "
-                  + ", ".join(f"{key} (step {step})" for key, step in sorted(resumed.items())) + "."]
+    stops = {key: r["interrupted_at"] for key, r in (results.get("runs") or {}).items() if r.get("interrupted_at")}
+    if stops:
+        lines += ["", "Interrupted and resumed (bit-exact; their wall time sums the parts): "
+                  + ", ".join(f"{key} (at step {', '.join(map(str, at))})" for key, at in sorted(stops.items())) + "."]
     return lines
 
 

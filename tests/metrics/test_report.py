@@ -138,11 +138,11 @@ def test_an_interrupt_stops_the_report_and_a_rerun_resumes_that_run(tmp_path, me
     import genzoo.trainer as trainer_module
     from genzoo.trainer import Interrupted
     from genzoo_metrics import report_plan as plan
-    from genzoo_metrics.report import ReportBuilder, ReportSettings
+    from genzoo_metrics.report import INTERRUPTIONS, ReportBuilder, ReportSettings
     from genzoo_metrics.report_markdown import _budget_lines
 
     settings = ReportSettings(out=tmp_path / "report", models=("tiny-vae28",), steps=30, batch_size=8, seeds=(0,),
-                              sweep_lrs=(), n=20, curve_points=0, eval_seeds=0, latent_sizes=(), ablations=False,
+                              sweep_lrs=(), n=20, curve_points=2, eval_seeds=0, latent_sizes=(), ablations=False,
                               likelihood_models=(), sweep_model="tiny-vae28")  # fmt: skip
     logs: list[str] = []
     builder = ReportBuilder(settings, registry=metrics_registry, log=logs.append)
@@ -150,24 +150,34 @@ def test_an_interrupt_stops_the_report_and_a_rerun_resumes_that_run(tmp_path, me
     run = plan.tuned_runs("tiny-vae28", None, settings.seeds)[0]
     train = trainer_module.train
 
-    def sigterm_at_step_10(config, run_dir, registry=None, progress=False):  # as a batch scheduler would send it
-        def on_log(record):
-            if record["step"] == 10:
-                os.kill(os.getpid(), signal.SIGTERM)
+    def sigterm_at(step):  # as a batch scheduler would send it
+        def interrupted(config, run_dir, registry=None, progress=False):
+            def on_log(record):
+                if record["step"] == step:
+                    os.kill(os.getpid(), signal.SIGTERM)
 
-        return trainer_module.Trainer(config, run_dir, registry=registry, progress=progress).fit(on_log=on_log)
+            return trainer_module.Trainer(config, run_dir, registry=registry, progress=progress).fit(on_log=on_log)
 
-    monkeypatch.setattr(trainer_module, "train", sigterm_at_step_10)
-    with pytest.raises(Interrupted, match=r"^SIGTERM received: stopped at step 10 of .* rerun the same genzoo report"):
-        builder.train(run)  # not "scored as missing" while the report goes on to the next run
+        return interrupted
+
+    for step in (10, 20):  # twice, the second time between the curve's checkpoints at 15 and 30
+        monkeypatch.setattr(trainer_module, "train", sigterm_at(step))
+        with pytest.raises(Interrupted, match=rf"^SIGTERM received: stopped at step {step} of .* rerun the same genzoo"):
+            builder.train(run, curve_points=2)  # not "scored as missing" while the report goes on to the next run
     monkeypatch.setattr(trainer_module, "train", train)
-    assert builder.train(run) is not None
-    assert logs[-1] == f"training {run.key} (30 steps, resuming from step 10)"
+    before = json.loads((builder.out / "runs" / run.key / INTERRUPTIONS).read_text())
+    assert before["stopped_at"] == [10, 20] and before["seconds"] > 0
+    assert builder.train(run, curve_points=2) is not None
+    assert logs[-1] == f"training {run.key} (30 steps, resuming from step 20)"
     record = builder.results["runs"][run.key]
-    assert record["steps"] == 30 and record["resumed_from"] == 10
+    assert record["steps"] == 30 and record["interrupted_at"] == [10, 20]
+    assert record["seconds"] >= round(before["seconds"], 1)  # the interrupted parts count
+    # the curve has the checkpoints an uninterrupted run has: the interrupts' own are gone
+    assert record["checkpoints"] == ["step-00000015", "step-00000030"]
+    assert sorted(p.name for p in (builder.out / "runs" / run.key / "checkpoints").iterdir()) == record["checkpoints"]
+    assert not (builder.out / "runs" / run.key / INTERRUPTIONS).exists()
     lines = _budget_lines({"runs": builder.results["runs"]})
-    assert lines[-1].endswith(f"{run.key} (step 10).")
-
+    assert lines[-1].endswith(f"{run.key} (at step 10, 20).")
 
 
 def test_a_run_folder_another_process_is_training_stops_the_report(tmp_path, metrics_registry) -> None:
