@@ -3,7 +3,8 @@
 Two processes in one folder would interleave their metrics, delete each other's temporary files and
 overwrite each other's checkpoints. The trainer holds an advisory lock (``fcntl.flock``) on
 ``RUN/.genzoo-lock`` while it runs and removes the file when it ends; the operating system drops the
-lock when the process ends, however it ends, so a killed run's file blocks nobody. Where the lock cannot be taken for a reason other
+lock when the process ends, however it ends, so a killed run's file blocks nobody (forked children, the
+data-loader workers, close their copy at once so as not to hold it after their parent). Where the lock cannot be taken for a reason other
 than another holder (no ``fcntl`` on Windows, a file system without locks), training goes on unlocked
 and the trainer's own writes report any problem with the folder.
 """
@@ -17,6 +18,22 @@ from typing import IO
 from genzoo.errors import RunFolderBusy
 
 LOCK_FILENAME = ".genzoo-lock"
+_HELD: set[IO[str]] = set()  # this process's held locks
+
+
+def _drop_in_child() -> None:
+    # A forked child (a data-loader worker) shares the lock with its parent; if it outlived a killed trainer it
+    # would keep the folder locked. Closing the child's copy leaves the parent's lock in place.
+    for handle in list(_HELD):
+        try:
+            handle.close()
+        except OSError:
+            pass
+    _HELD.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_drop_in_child)
 
 
 class RunFolderLock:
@@ -35,14 +52,17 @@ class RunFolderLock:
         for _ in range(10):  # a holder may remove the file between our open and our lock: lock the file there now
             try:
                 self.run_dir.mkdir(parents=True, exist_ok=True)
-                handle = open(path, "a+", encoding="utf-8")
+                handle = open(path, "a+", encoding="utf-8", errors="replace")
             except OSError:
                 return
             try:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                handle.seek(0)
-                holder = handle.read(32).strip()
+                try:
+                    handle.seek(0)
+                    holder = handle.read(32).strip()
+                except OSError:
+                    holder = ""
                 handle.close()
                 by = f"process {holder}" if holder.isdigit() else "another process"
                 raise RunFolderBusy(f"{self.run_dir} is being trained by {by}; wait for it to finish, or train into "
@@ -65,13 +85,18 @@ class RunFolderLock:
         except OSError:
             pass
         self._handle = handle
+        _HELD.add(handle)
 
     def release(self) -> None:
         """Remove the lock file (a finished run folder holds no trace of it) and let go of the lock."""
         handle, self._handle = self._handle, None
-        if handle is not None:
-            try:
-                (self.run_dir / LOCK_FILENAME).unlink()
-            except OSError:
-                pass
-            handle.close()  # closing the file drops the lock
+        if handle is None:
+            return
+        _HELD.discard(handle)
+        try:  # only our own file: the folder may have been removed and a new run may have locked a new one there
+            path = self.run_dir / LOCK_FILENAME
+            if os.stat(path).st_ino == os.fstat(handle.fileno()).st_ino:
+                path.unlink()
+        except OSError:
+            pass
+        handle.close()  # closing the file drops the lock

@@ -24,7 +24,9 @@ class RunLogger:
 
     def start(self, info: dict[str, Any]) -> None:
         """Once, before the first step: ``model``, ``dataset``, ``run_dir``, ``device``, ``parameters``,
-        ``steps``, ``batch_size``, ``world``, ``start_step`` and ``config`` (the run's config dict)."""
+        ``steps``, ``batch_size``, ``world``, ``start_step`` and ``config`` (the run's config dict).
+        Write nothing into the run folder before this call: until then the run may still be refused (another
+        process training into the same folder)."""
 
     def log_metrics(self, step: int, record: dict[str, Any]) -> None:
         """One ``metrics.jsonl`` line: ``step``, ``epoch``, ``time``, ``images_per_s`` and the loss terms."""
@@ -47,9 +49,11 @@ class TensorBoardLogger(RunLogger):
                 "--log tensorboard needs the tensorboard package: pip install 'genzoo[tensorboard]'"
             ) from None
         self.folder = Path(run_dir) / TENSORBOARD_DIR
-        self.writer = SummaryWriter(log_dir=str(self.folder))
+        self._writer_class = SummaryWriter
+        self.writer: Any = None  # opened by start(): a run refused before it (a busy folder) writes nothing
 
     def start(self, info: dict[str, Any]) -> None:
+        self.writer = self._writer_class(log_dir=str(self.folder))
         text = ", ".join(f"{k}: {info[k]}" for k in ("model", "dataset", "device", "parameters", "steps", "batch_size"))
         self.writer.add_text("run", text, info.get("start_step", 0))
 
@@ -70,7 +74,8 @@ class TensorBoardLogger(RunLogger):
         self.writer.add_image(tag, grid, step)
 
     def close(self) -> None:
-        self.writer.close()
+        if self.writer is not None:
+            self.writer.close()
 
 
 BUILTIN = {"tensorboard": "genzoo.tracking:TensorBoardLogger"}

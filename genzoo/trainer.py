@@ -483,10 +483,10 @@ class Trainer:
 
     def fit(self, on_log: Callable[[dict[str, Any]], None] | None = None) -> RunResult:
         """Train to ``total_steps`` (resuming if the run folder has a checkpoint)."""
-        created = not self.run_dir.exists()
         self._setup()
         if not self.dist.is_main:
             self.loggers = []
+        created = not self.run_dir.exists()  # the lock may create it: if the run then fails early, it goes again
         lock = RunFolderLock(self.run_dir)
         try:
             self._hold_run_folder(lock)

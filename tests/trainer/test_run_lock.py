@@ -54,12 +54,54 @@ def test_genzoo_run_into_a_busy_folder_is_one_line(tiny_registry, tmp_path):
     holder.acquire()
     try:
         result = CliRunner().invoke(build_app(tiny_registry.host), ["run", "tiny-gan", "--dataset", "tiny-blobs",
-                                    "--steps", "2", "--out", str(run), "--no-progress"])  # fmt: skip
+                                    "--steps", "2", "--out", str(run), "--no-progress", "--log", "tensorboard"])  # fmt: skip
         pid = (run / LOCK_FILENAME).read_text()
-        assert sorted(p.name for p in run.iterdir()) == [LOCK_FILENAME]  # nothing of a run was written
+        assert sorted(p.name for p in run.iterdir()) == [LOCK_FILENAME]  # nothing of a run, nor of its tracker
     finally:
         holder.release()
     assert result.exit_code == 1
     assert result.stderr.strip().splitlines() == [f"genzoo: error: {run} is being trained by process {pid}; "
                                                   "wait for it to finish, or train into another folder (--out)"]
     assert list(run.iterdir()) == []  # the holder took its lock file with it
+
+
+def test_releasing_leaves_a_lock_file_that_another_run_made_since(tmp_path):
+    run = tmp_path / "run"
+    first = RunFolderLock(run)
+    first.acquire()
+    (run / LOCK_FILENAME).unlink()  # the folder was emptied (a failed run's clean-up) and ...
+    second = RunFolderLock(run)
+    second.acquire()  # ... a new run locked a new file there
+    first.release()
+    assert (run / LOCK_FILENAME).exists()
+    with pytest.raises(RunFolderBusy):
+        RunFolderLock(run).acquire()  # still held by the second run alone
+    second.release()
+    assert not (run / LOCK_FILENAME).exists()
+
+
+def test_a_forked_child_does_not_keep_the_folder_locked_after_its_parent(tmp_path):
+    import multiprocessing
+    import time
+
+    run = tmp_path / "run"
+    holder = RunFolderLock(run)
+    holder.acquire()
+    context = multiprocessing.get_context("fork")
+    running = context.Event()
+
+    def worker():  # a data-loader worker: by the time it runs, the fork hooks have run in it
+        running.set()
+        time.sleep(30)
+
+    child = context.Process(target=worker)
+    child.start()
+    try:
+        assert running.wait(10)
+        holder._handle.close()  # the trainer dies without releasing; its child lives on
+        taker = RunFolderLock(run)
+        taker.acquire()  # the lock went with the parent: the child closed its copy when it was forked
+        taker.release()
+    finally:
+        child.kill()
+        child.join()
