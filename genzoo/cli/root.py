@@ -41,8 +41,9 @@ class GenzooGroup(TyperGroup):
             raise typer.Exit(1) from None
 
 
+# ENOENT: a folder removed under a running command (a run folder deleted mid-run), named in the line
 DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG, errno.ENOTDIR,
-               errno.EISDIR, errno.ENAMETOOLONG, errno.ELOOP}
+               errno.EISDIR, errno.ENAMETOOLONG, errno.ELOOP, errno.ENOENT}
 
 
 def one_line(message: object) -> str:

@@ -201,3 +201,18 @@ def test_a_second_interrupt_ends_in_one_line_with_status_130(cli, tmp_path, monk
     monkeypatch.setattr(genzoo.trainer.Trainer, "fit", interrupted_twice)
     result = runner.invoke(cli, [*TINY_RUN, "--steps", "6", "--out", str(tmp_path / "r")])
     assert result.exit_code == 130 and "genzoo: interrupted" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_run_folder_deleted_under_a_running_run_is_one_line(cli, tmp_path, monkeypatch):
+    import genzoo.trainer
+
+    out = tmp_path / "run"
+    append = genzoo.trainer.append_jsonl
+
+    def deleted_first(path, record):  # someone removes the folder while the run trains
+        shutil.rmtree(out, ignore_errors=True)
+        append(path, record)
+
+    monkeypatch.setattr(genzoo.trainer, "append_jsonl", deleted_first)
+    line = refused(runner.invoke(cli, [*TINY_RUN, "--steps", "2", "--out", str(out)]), contains="metrics.jsonl")
+    assert line.endswith("No such file or directory")
