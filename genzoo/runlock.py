@@ -93,6 +93,8 @@ class RunFolderLock:
         if handle is None:
             return
         _HELD.discard(handle)
+        if handle.closed:  # closed already (a forked child's copy): nothing of ours to remove
+            return
         try:  # only our own file: the folder may have been removed and a new run may have locked a new one there
             path = self.run_dir / LOCK_FILENAME
             if os.stat(path).st_ino == os.fstat(handle.fileno()).st_ino:

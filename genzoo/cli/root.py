@@ -32,8 +32,8 @@ class GenzooGroup(TyperGroup):
             print("genzoo: interrupted; partly written files were removed", file=sys.stderr)
             raise typer.Exit(130) from None
         except OSError as exc:  # a disk that is full, read-only or not ours, met outside genzoo's own writes
-            if exc.errno not in DISK_ERRNOS:
-                raise
+            if exc.errno not in DISK_ERRNOS or (exc.errno == errno.ENOENT and not exc.filename):
+                raise  # a missing file the line could not name is a bug to show in full
             if _state["verbose"]:
                 traceback.print_exc()
             where = f"{exc.filename}: " if exc.filename else ""

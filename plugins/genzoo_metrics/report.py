@@ -113,6 +113,7 @@ class RunRecord:
     checkpoints: list[str] = field(default_factory=list)
     config: dict[str, Any] = field(default_factory=dict)  # the resolved run config: reuse only if it matches
     interrupted_at: list[int] = field(default_factory=list)  # steps an interrupt stopped it at (``seconds`` sums the parts)
+    seconds_partial: bool = False  # a part ended by a hard kill is missing from ``seconds``
 
 
 class ReportBuilder:
@@ -206,6 +207,9 @@ class ReportBuilder:
             return run_dir
         # a folder an interrupted report left behind resumes (bit-exact) from its last checkpoint
         earlier = _interruptions(run_dir)
+        newest = max((_step_of(p) for p in checkpoint_dirs(run_dir)), default=0)
+        if newest and newest not in earlier["stopped_at"]:  # a hard kill (SIGKILL, out of memory) said nothing
+            earlier = {"seconds": earlier["seconds"], "stopped_at": [*earlier["stopped_at"], newest], "partial": True}
         resuming = f", resuming from step {earlier['stopped_at'][-1]}" if earlier["stopped_at"] else ""
         self.log(f"training {run.key} ({steps} steps{resuming})")
         started = time.perf_counter()
@@ -215,7 +219,10 @@ class ReportBuilder:
             raise
         except Interrupted as exc:  # Ctrl-C or a scheduler's SIGTERM stops the report, not just this run
             step = max((_step_of(p) for p in checkpoint_dirs(run_dir)), default=0)
-            _note_interruption(run_dir, earlier, time.perf_counter() - started, step)
+            try:
+                _note_interruption(run_dir, earlier, time.perf_counter() - started, step)
+            except (OSError, GenzooError):  # a full disk: the run still resumes; only its time is lost
+                pass
             stopped = str(exc).split(" after saving")[0]  # "SIGTERM received: stopped at step N"
             raise Interrupted(f"{stopped} of {run_dir} after saving a checkpoint; rerun the same genzoo report command: "
                               "it resumes this run and reuses the finished ones") from None
@@ -229,7 +236,8 @@ class ReportBuilder:
         batches = sum(p.steps for p in model.players())
         checkpoints = _keep_scheduled(run_dir, every, result.step) if every else []
         images = result.step * batches * config.train.batch_size
-        record = RunRecord(result.step, images, round(seconds, 1), checkpoints, requested, earlier["stopped_at"])
+        record = RunRecord(result.step, images, round(seconds, 1), checkpoints, requested, earlier["stopped_at"],
+                           earlier.get("partial", False))
         record_path.write_text(json.dumps(asdict(record)) + "\n")
         (run_dir / INTERRUPTIONS).unlink(missing_ok=True)
         self.results["runs"][run.key] = asdict(record)
@@ -456,15 +464,17 @@ def _interruptions(run_dir: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text()) if path.is_file() else {}
         seconds, stops = float(data.get("seconds", 0.0)), [int(x) for x in data.get("stopped_at", [])]
+        partial = bool(data.get("partial", False))
     except (ValueError, TypeError, AttributeError, OSError):
         raise ConfigError(f"{path} is damaged; delete it (the run's wall time will count only what follows)") from None
-    return {"seconds": seconds, "stopped_at": stops}
+    return {"seconds": seconds, "stopped_at": stops, "partial": partial}
 
 
 def _note_interruption(run_dir: Path, earlier: dict[str, Any], seconds: float, step: int) -> None:
     from genzoo.checkpoint import atomic_write
 
-    text = json.dumps({"seconds": earlier["seconds"] + seconds, "stopped_at": [*earlier["stopped_at"], step]})
+    text = json.dumps({"seconds": earlier["seconds"] + seconds, "stopped_at": [*earlier["stopped_at"], step],
+                       "partial": earlier.get("partial", False)})
     atomic_write(run_dir / INTERRUPTIONS, lambda tmp: tmp.write_text(text + "\n"))
 
 

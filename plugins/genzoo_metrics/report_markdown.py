@@ -104,8 +104,10 @@ def _budget_lines(results: dict[str, Any]) -> list[str]:
                 )
     stops = {key: r["interrupted_at"] for key, r in (results.get("runs") or {}).items() if r.get("interrupted_at")}
     if stops:
-        lines += ["", "Interrupted and resumed (bit-exact; their wall time sums the parts): "
-                  + ", ".join(f"{key} (at step {', '.join(map(str, at))})" for key, at in sorted(stops.items())) + "."]
+        runs = results.get("runs") or {}
+        lines += ["", "Interrupted and resumed (bit-exact; their wall time sums the parts, except a part a hard kill "
+                  "ended: marked *): " + ", ".join(f"{key} (at step {', '.join(map(str, at))})"
+                  + ("*" if runs[key].get("seconds_partial") else "") for key, at in sorted(stops.items())) + "."]
     return lines
 
 

@@ -177,7 +177,19 @@ def test_an_interrupt_stops_the_report_and_a_rerun_resumes_that_run(tmp_path, me
     assert sorted(p.name for p in (builder.out / "runs" / run.key / "checkpoints").iterdir()) == record["checkpoints"]
     assert not (builder.out / "runs" / run.key / INTERRUPTIONS).exists()
     lines = _budget_lines({"runs": builder.results["runs"]})
-    assert lines[-1].endswith(f"{run.key} (at step 10, 20).")
+    assert lines[-1].endswith(f"{run.key} (at step 10, 20).") and not record["seconds_partial"]
+
+    # a hard kill (SIGKILL, out of memory) leaves a checkpoint and no note: the rerun still says so
+    again = plan.tuned_runs("tiny-vae28", None, (1,))[0]
+    monkeypatch.setattr(trainer_module, "train", sigterm_at(10))
+    with pytest.raises(Interrupted):
+        builder.train(again)
+    (builder.out / "runs" / again.key / INTERRUPTIONS).unlink()  # as if nothing had run after the kill
+    monkeypatch.setattr(trainer_module, "train", train)
+    builder.train(again)
+    record = builder.results["runs"][again.key]
+    assert record["interrupted_at"] == [10] and record["seconds_partial"]
+    assert _budget_lines({"runs": builder.results["runs"]})[-1].endswith(f"{again.key} (at step 10)*.")
 
 
 def test_a_run_folder_another_process_is_training_stops_the_report(tmp_path, metrics_registry) -> None:

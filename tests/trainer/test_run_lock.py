@@ -102,6 +102,7 @@ def test_a_forked_child_does_not_keep_the_folder_locked_after_its_parent(tmp_pat
         taker = RunFolderLock(run)
         taker.acquire()  # the lock went with the parent: the child closed its copy when it was forked
         taker.release()
+        holder.release()  # a handle closed elsewhere is let go quietly
     finally:
         child.kill()
         child.join()
