@@ -70,11 +70,7 @@ class RunFolderLock:
             except OSError:
                 handle.close()
                 return
-            try:
-                current = os.stat(path).st_ino
-            except OSError:
-                current = None
-            if current == os.fstat(handle.fileno()).st_ino:
+            if _is_file_at(handle, path):
                 break
             handle.close()
         else:
@@ -95,10 +91,18 @@ class RunFolderLock:
         _HELD.discard(handle)
         if handle.closed:  # closed already (a forked child's copy): nothing of ours to remove
             return
-        try:  # only our own file: the folder may have been removed and a new run may have locked a new one there
-            path = self.run_dir / LOCK_FILENAME
-            if os.stat(path).st_ino == os.fstat(handle.fileno()).st_ino:
+        path = self.run_dir / LOCK_FILENAME
+        if _is_file_at(handle, path):  # only our own file: the folder may have been emptied and relocked since
+            try:
                 path.unlink()
-        except OSError:
-            pass
+            except OSError:
+                pass
         handle.close()  # closing the file drops the lock
+
+
+def _is_file_at(handle: IO[str], path: Path) -> bool:
+    """Whether ``path`` still names the file ``handle`` has open (not one removed and made anew)."""
+    try:
+        return os.stat(path).st_ino == os.fstat(handle.fileno()).st_ino
+    except OSError:
+        return False

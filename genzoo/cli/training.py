@@ -258,7 +258,8 @@ def register(app: typer.Typer) -> None:
             written.append(str(out_dir))
         if as_json:
             console.print_json({"model": meta["model"], "step": meta["step"], "checkpoint": str(path), "n": n,
-                                "seed": seed, "overrides": meta.get("overrides", []), "grid": str(output) if output is not None else None,
+                                "seed": seed, "overrides": meta.get("overrides", []),
+                                "grid": str(output) if output is not None else None,
                                 "folder": str(out_dir) if out_dir is not None else None})
         else:
             console.stdout.print(f"{n} samples of {meta['model']} (step {meta['step']}) -> {', '.join(written)}")

@@ -170,7 +170,7 @@ class ReportBuilder:
         from genzoo.errors import GenzooError, RunFolderBusy
         from genzoo.runconfig import resolve_run_config
         from genzoo.runfolder import read_run_config
-        from genzoo.trainer import Interrupted, checkpoint_dirs, train
+        from genzoo.trainer import Interrupted, train
 
         s = self.s
         run_dir = self.out / "runs" / run.key
@@ -207,7 +207,7 @@ class ReportBuilder:
             return run_dir
         # a folder an interrupted report left behind resumes (bit-exact) from its last checkpoint
         earlier = _interruptions(run_dir)
-        newest = max((_step_of(p) for p in checkpoint_dirs(run_dir)), default=0)
+        newest = _newest_step(run_dir)
         if newest and newest not in earlier["stopped_at"]:  # a hard kill (SIGKILL, out of memory) said nothing
             earlier = {"seconds": earlier["seconds"], "stopped_at": [*earlier["stopped_at"], newest], "partial": True}
         resuming = f", resuming from step {earlier['stopped_at'][-1]}" if earlier["stopped_at"] else ""
@@ -218,9 +218,8 @@ class ReportBuilder:
         except RunFolderBusy:  # another report (or genzoo run) is training into this folder: stop, do not race it
             raise
         except Interrupted as exc:  # Ctrl-C or a scheduler's SIGTERM stops the report, not just this run
-            step = max((_step_of(p) for p in checkpoint_dirs(run_dir)), default=0)
             try:
-                _note_interruption(run_dir, earlier, time.perf_counter() - started, step)
+                _note_interruption(run_dir, earlier, time.perf_counter() - started, _newest_step(run_dir))
             except (OSError, GenzooError):  # a full disk: the run still resumes; only its time is lost
                 pass
             stopped = str(exc).split(" after saving")[0]  # "SIGTERM received: stopped at step N"
@@ -237,7 +236,7 @@ class ReportBuilder:
         checkpoints = _keep_scheduled(run_dir, every, result.step) if every else []
         images = result.step * batches * config.train.batch_size
         record = RunRecord(result.step, images, round(seconds, 1), checkpoints, requested, earlier["stopped_at"],
-                           earlier.get("partial", False))
+                           earlier["partial"])
         record_path.write_text(json.dumps(asdict(record)) + "\n")
         (run_dir / INTERRUPTIONS).unlink(missing_ok=True)
         self.results["runs"][run.key] = asdict(record)
@@ -405,7 +404,7 @@ class ReportBuilder:
         for run in runs:
             folder = self.run_dirs[run.key] / "checkpoints"
             for name in self.results["runs"][run.key].get("checkpoints") or []:
-                step = int(name.split("-")[-1])
+                step = _step_of(name)
                 values = self.score(folder / name / "model.safetensors", CURVE_METRICS, real, reference)
                 by_step.setdefault(step, []).append(values)
         return {str(step): summarise(rows)["metrics"] for step, rows in sorted(by_step.items())}
@@ -454,8 +453,15 @@ def summarise(per_seed: list[dict[str, float]], keys: Sequence[str] = (), record
     return cell
 
 
-def _step_of(checkpoint: Path) -> int:
-    return int(checkpoint.name.rsplit("-", 1)[-1])  # step-00000400
+def _step_of(checkpoint_name: str) -> int:
+    return int(checkpoint_name.rsplit("-", 1)[-1])  # step-00000400
+
+
+def _newest_step(run_dir: Path) -> int:
+    """The step of the run folder's newest complete checkpoint (0: none)."""
+    from genzoo.trainer import checkpoint_dirs
+
+    return max((_step_of(p.name) for p in checkpoint_dirs(run_dir)), default=0)
 
 
 def _interruptions(run_dir: Path) -> dict[str, Any]:
@@ -474,7 +480,7 @@ def _note_interruption(run_dir: Path, earlier: dict[str, Any], seconds: float, s
     from genzoo.checkpoint import atomic_write
 
     text = json.dumps({"seconds": earlier["seconds"] + seconds, "stopped_at": [*earlier["stopped_at"], step],
-                       "partial": earlier.get("partial", False)})
+                       "partial": earlier["partial"]})
     atomic_write(run_dir / INTERRUPTIONS, lambda tmp: tmp.write_text(text + "\n"))
 
 
@@ -486,7 +492,7 @@ def _keep_scheduled(run_dir: Path, every: int, final: int) -> list[str]:
 
     kept = []
     for folder in checkpoint_dirs(run_dir):
-        step = _step_of(folder)
+        step = _step_of(folder.name)
         if step % every == 0 or step == final:
             kept.append(folder.name)
         else:

@@ -102,9 +102,9 @@ def _budget_lines(results: dict[str, Any]) -> list[str]:
                     f"| {prefix}{label} | {cell_text(cell['steps'])} | {cell_text(cell['images_seen'])} | "
                     f"{cell_text(cell['seconds'])} |"
                 )
-    stops = {key: r["interrupted_at"] for key, r in (results.get("runs") or {}).items() if r.get("interrupted_at")}
+    runs = results.get("runs") or {}
+    stops = {key: r["interrupted_at"] for key, r in runs.items() if r.get("interrupted_at")}
     if stops:
-        runs = results.get("runs") or {}
         lines += ["", "Interrupted and resumed (bit-exact; their wall time sums the parts, except a part a hard kill "
                   "ended: marked *): " + ", ".join(f"{key} (at step {', '.join(map(str, at))})"
                   + ("*" if runs[key].get("seconds_partial") else "") for key, at in sorted(stops.items())) + "."]
